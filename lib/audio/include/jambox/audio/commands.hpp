@@ -1,0 +1,60 @@
+#pragma once
+// Control messages from the (single) control thread to the audio thread. They travel through an
+// SPSC ring, so changing a gain never takes a lock the audio thread could wait on.
+
+#include <cstdint>
+
+namespace jambox::audio {
+
+enum class CommandType : std::uint8_t {
+  remote_join,         // make room for session_id before its first packet
+  remote_leave,        // fade session_id out and release its slot now
+  remote_gain,         // value: dB
+  remote_pan,          // value: -1 (left) .. +1 (right)
+  remote_mute,         // flag
+  master_gain,         // value: dB
+  monitor,             // flag: hear the own inputs directly; value: dB; value2: pan
+  input_mute_to_room,  // index: input 0/1; flag: muted in the outgoing packet only
+  jitter,              // value: floor ms; value2: ceiling ms; flag: adaptive
+  metronome,           // flag: on; value: BPM; value2: dB; index: beats per bar
+};
+
+struct Command {
+  CommandType type = CommandType::master_gain;
+  bool flag = false;
+  std::uint32_t session_id = 0;
+  std::uint32_t index = 0;
+  float value = 0.0F;
+  float value2 = 0.0F;
+
+  static Command remote_join(std::uint32_t session) {
+    return {CommandType::remote_join, false, session, 0, 0.0F, 0.0F};
+  }
+  static Command remote_leave(std::uint32_t session) {
+    return {CommandType::remote_leave, false, session, 0, 0.0F, 0.0F};
+  }
+  static Command remote_gain(std::uint32_t session, float db) {
+    return {CommandType::remote_gain, false, session, 0, db, 0.0F};
+  }
+  static Command remote_pan(std::uint32_t session, float pan) {
+    return {CommandType::remote_pan, false, session, 0, pan, 0.0F};
+  }
+  static Command remote_mute(std::uint32_t session, bool muted) {
+    return {CommandType::remote_mute, muted, session, 0, 0.0F, 0.0F};
+  }
+  static Command master_gain(float db) { return {CommandType::master_gain, false, 0, 0, db, 0.0F}; }
+  static Command monitor(bool on, float db, float pan = 0.0F) {
+    return {CommandType::monitor, on, 0, 0, db, pan};
+  }
+  static Command input_mute_to_room(std::uint32_t input, bool muted) {
+    return {CommandType::input_mute_to_room, muted, 0, input, 0.0F, 0.0F};
+  }
+  static Command jitter(float floor_ms, float ceiling_ms, bool adaptive) {
+    return {CommandType::jitter, adaptive, 0, 0, floor_ms, ceiling_ms};
+  }
+  static Command metronome(bool on, float bpm, float db, std::uint32_t beats_per_bar = 4) {
+    return {CommandType::metronome, on, 0, beats_per_bar, bpm, db};
+  }
+};
+
+}  // namespace jambox::audio

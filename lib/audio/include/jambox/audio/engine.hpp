@@ -1,0 +1,60 @@
+#pragma once
+// The real-time audio engine of jamboxd, free of any sound server API so it runs in tests and
+// benchmarks as it runs under JACK.
+//
+// Threads and how they meet the engine:
+//  - the audio thread calls process() once per period: it never allocates, locks, logs, blocks
+//    or makes a system call;
+//  - the network thread pushes authenticated packets into inbound() and pops encoded local audio
+//    from outbound() (lock-free SPSC rings); process() reports when it queued packets so the
+//    caller can wake the network loop with a bounded non-blocking call (an eventfd write);
+//  - one control thread posts Commands (an SPSC ring too);
+//  - any thread may read snapshot(): meters and statistics, republished every few milliseconds.
+
+#include <cstdint>
+#include <jambox/audio/commands.hpp>
+#include <jambox/audio/config.hpp>
+#include <jambox/audio/queues.hpp>
+#include <jambox/audio/snapshot.hpp>
+#include <memory>
+#include <span>
+
+namespace jambox::audio {
+
+struct ProcessResult {
+  std::uint32_t packets_queued = 0;  // outbound packets queued during this period
+  [[nodiscard]] bool wake_network() const noexcept { return packets_queued > 0; }
+};
+
+class Engine {
+ public:
+  // Allocates every buffer, ring and remote slot. Throws std::invalid_argument on a bad config.
+  explicit Engine(const EngineConfig& config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Audio thread. inputs: kInputs channel pointers (missing or null ones are silence); outputs:
+  // kOutputs channel pointers; nframes in 1..kMaxPeriodFrames (other counts output silence and
+  // are counted). period_time_us: capture time of the period's first frame on the caller's
+  // monotonic clock (JACK's cycle time), stamped into outbound packets; 0 if unknown.
+  ProcessResult process(std::span<const float* const> inputs, std::span<float* const> outputs,
+                        std::uint32_t nframes, std::uint64_t period_time_us = 0) noexcept;
+
+  // Network thread: the producer of inbound(), the consumer of outbound().
+  [[nodiscard]] InboundQueue& inbound() noexcept;
+  [[nodiscard]] OutboundQueue& outbound() noexcept;
+
+  // Control thread (a single one). False when the command ring is full: retry later.
+  bool post(const Command& command) noexcept;
+
+  // Any thread; never blocks the audio thread.
+  [[nodiscard]] Snapshot snapshot() const noexcept;
+  [[nodiscard]] const EngineConfig& config() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jambox::audio

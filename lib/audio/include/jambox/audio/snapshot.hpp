@@ -1,0 +1,68 @@
+#pragma once
+// What non-real-time readers (status line, control plane, tests) see of the engine: meters and
+// statistics, published as one consistent, trivially copyable snapshot.
+
+#include <array>
+#include <cstdint>
+#include <jambox/audio/config.hpp>
+
+namespace jambox::audio {
+
+inline constexpr float kSilenceDbfs = -120.0F;  // what meters show for digital silence
+
+// Levels over the last publishing interval, dB relative to full scale (1.0).
+struct Level {
+  float peak_dbfs = kSilenceDbfs;
+  float rms_dbfs = kSilenceDbfs;
+};
+
+// One remote jammer's jitter buffer.
+struct JitterStats {
+  bool playing = false;        // past the initial fill, audio flowing
+  float depth_ms = 0.0F;       // how far playout runs behind the earliest arrival schedule
+  float target_ms = 0.0F;      // what the buffer steers depth to (floor..ceiling)
+  float queued_ms = 0.0F;      // audio received and not yet played
+  float drift_ppm = 0.0F;      // sender clock minus ours (positive: the sender runs fast)
+  float jitter_ms = 0.0F;      // RFC 3550 interarrival jitter of the network thread's receive times
+  std::uint64_t received = 0;  // packets stored
+  std::uint64_t underruns = 0;   // playout ran dry and waited for a late packet
+  std::uint64_t concealed = 0;   // packets replaced by concealment (lost or too late)
+  std::uint64_t late = 0;        // arrived after their play time, dropped
+  std::uint64_t duplicates = 0;  // arrived twice, dropped
+  std::uint64_t resyncs = 0;     // stream restarted (sequence jump, frame size change, long stall)
+  std::uint64_t rejected = 0;    // malformed (bad frame count), dropped
+};
+
+struct RemoteStats {
+  bool active = false;
+  std::uint32_t session_id = 0;
+  float gain_db = 0.0F;
+  float pan = 0.0F;
+  bool muted = false;
+  Level level;  // of the received audio, before gain, pan and mute
+  JitterStats jitter;
+};
+
+struct EngineStats {
+  std::uint64_t frames = 0;  // frames processed since start
+  std::uint64_t periods = 0;
+  std::uint64_t bad_periods = 0;       // process() called with an unusable frame count
+  std::uint64_t packets_sent = 0;      // outbound packets queued
+  std::uint64_t outbound_dropped = 0;  // outbound ring full
+  std::uint64_t inbound_rejected = 0;  // malformed inbound slot
+  std::uint64_t inbound_no_slot = 0;   // a 16th jammer: no free remote slot
+  std::uint64_t remotes_joined = 0;
+  std::uint64_t remotes_released = 0;
+  std::uint64_t commands = 0;
+};
+
+struct Snapshot {
+  std::uint64_t sequence = 0;  // increments with every publication
+  std::array<Level, kInputs> inputs;
+  std::array<Level, kOutputs> master;
+  std::array<RemoteStats, kMaxRemotes> remotes;
+  EngineStats engine;
+  bool metronome_on_room_clock = false;
+};
+
+}  // namespace jambox::audio

@@ -1,0 +1,383 @@
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <jambox/audio/dsp.hpp>
+#include <jambox/audio/engine.hpp>
+#include <jambox/audio/jitter_buffer.hpp>
+#include <jambox/audio/meter.hpp>
+#include <jambox/audio/metronome.hpp>
+#include <jambox/audio/seqlock.hpp>
+
+namespace jambox::audio {
+namespace {
+
+constexpr std::size_t kCommandCapacity = 256;
+// Bounded work per period whatever the other threads do.
+constexpr std::size_t kMaxCommandsPerPeriod = 64;
+constexpr std::size_t kMaxInboundPerPeriod = kInboundCapacity;
+
+using CommandQueue =
+    boost::lockfree::spsc_queue<Command, boost::lockfree::capacity<kCommandCapacity>>;
+using Buffer = std::array<float, kMaxPeriodFrames>;
+
+bool valid_frames(std::uint16_t f) {
+  return f == 32 || f == 64 || f == 128 || f == 256;
+}
+
+struct Remote {
+  bool active = false;
+  bool leaving = false;  // fading out this period, released at its end
+  std::uint32_t session_id = 0;
+  float gain_db = 0.0F;
+  float pan = 0.0F;
+  bool muted = false;
+  GainRamp left;
+  GainRamp right;
+  Meter meter;
+  std::unique_ptr<JitterBuffer> buffer;
+
+  void apply_gains() {
+    const PanGains p = pan_gains(pan);
+    const float g = (muted || leaving) ? 0.0F : db_to_gain(gain_db);
+    left.set(g * p.left);
+    right.set(g * p.right);
+  }
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineConfig cfg;
+  JitterConfig jitter;  // audio thread's copy, changed by commands
+  InboundQueue inbound;
+  OutboundQueue outbound;
+  CommandQueue commands;
+  Seqlock<Snapshot> published;
+
+  std::array<Remote, kMaxRemotes> remotes;
+  Metronome metronome;
+
+  // Mixing scratch.
+  Buffer mix_l{}, mix_r{}, rem_l{}, rem_r{}, mono{}, send_l{}, send_r{}, zeros{};
+  std::array<float, 256> dec_l{}, dec_r{};
+
+  bool monitor_on = false;
+  float monitor_db = 0.0F;
+  float monitor_pan = 0.0F;
+  GainRamp monitor_l, monitor_r;
+  std::array<GainRamp, kOutputs> master{GainRamp{1.0F}, GainRamp{1.0F}};
+  std::array<bool, kInputs> mute_to_room{};
+  std::array<GainRamp, kInputs> to_room{GainRamp{1.0F}, GainRamp{1.0F}};
+
+  // Outbound packet assembly: periods and packets need not have the same size.
+  std::array<float, 256> stage_l{}, stage_r{};
+  std::uint32_t staged = 0;
+  std::uint64_t stage_time_us = 0;
+  std::uint32_t out_sequence = 0;
+  OutboundPacket out_packet;
+
+  std::array<Meter, kInputs> input_meters;
+  std::array<Meter, kOutputs> master_meters;
+  std::uint64_t frame = 0;
+  std::uint32_t since_publish = 0;
+  std::uint64_t timeout_frames = 0;
+  Snapshot snap;
+
+  explicit Impl(const EngineConfig& c) : cfg(c), jitter(c.jitter) {
+    for (Remote& r : remotes) r.buffer = std::make_unique<JitterBuffer>(jitter);
+    timeout_frames = static_cast<std::uint64_t>(cfg.remote_timeout_ms) * kSampleRate / 1000;
+    out_packet.frames = cfg.packet_frames;
+    out_packet.format = cfg.format;
+    out_packet.payload_len = static_cast<std::uint16_t>(
+        wire::audio_payload_size(cfg.packet_frames, wire::kAudioChannels, cfg.format));
+    published.store(snap);
+  }
+
+  Remote* find(std::uint32_t session) {
+    for (Remote& r : remotes) {
+      if (r.active && r.session_id == session) return &r;
+    }
+    return nullptr;
+  }
+
+  Remote* find_or_join(std::uint32_t session) {
+    if (Remote* r = find(session)) return r;
+    for (Remote& r : remotes) {
+      if (r.active) continue;
+      r.active = true;
+      r.leaving = false;
+      r.session_id = session;
+      r.gain_db = 0.0F;
+      r.pan = 0.0F;
+      r.muted = false;
+      r.buffer->reset();
+      r.buffer->configure(jitter);
+      (void)r.meter.take();
+      r.apply_gains();
+      // Start at full gain: the jitter buffer fades the stream in itself.
+      r.left.jump(r.left.target());
+      r.right.jump(r.right.target());
+      ++snap.engine.remotes_joined;
+      return &r;
+    }
+    ++snap.engine.inbound_no_slot;
+    return nullptr;
+  }
+
+  void release(Remote& r) {
+    r.active = false;
+    r.leaving = false;
+    r.buffer->reset();
+    (void)r.meter.take();
+    ++snap.engine.remotes_released;
+  }
+
+  void apply(const Command& c) {
+    ++snap.engine.commands;
+    switch (c.type) {
+      case CommandType::remote_join:
+        (void)find_or_join(c.session_id);
+        break;
+      case CommandType::remote_leave:
+        if (Remote* r = find(c.session_id)) {
+          r->leaving = true;
+          r->apply_gains();
+        }
+        break;
+      case CommandType::remote_gain:
+        if (Remote* r = find(c.session_id); r != nullptr && std::isfinite(c.value)) {
+          r->gain_db = std::min(c.value, 24.0F);
+          r->apply_gains();
+        }
+        break;
+      case CommandType::remote_pan:
+        if (Remote* r = find(c.session_id); r != nullptr && std::isfinite(c.value)) {
+          r->pan = std::clamp(c.value, -1.0F, 1.0F);
+          r->apply_gains();
+        }
+        break;
+      case CommandType::remote_mute:
+        if (Remote* r = find(c.session_id)) {
+          r->muted = c.flag;
+          r->apply_gains();
+        }
+        break;
+      case CommandType::master_gain:
+        if (std::isfinite(c.value)) {
+          for (GainRamp& g : master) g.set(db_to_gain(std::min(c.value, 24.0F)));
+        }
+        break;
+      case CommandType::monitor:
+        monitor_on = c.flag;
+        if (std::isfinite(c.value)) monitor_db = std::min(c.value, 24.0F);
+        if (std::isfinite(c.value2)) monitor_pan = std::clamp(c.value2, -1.0F, 1.0F);
+        update_monitor();
+        break;
+      case CommandType::input_mute_to_room:
+        if (c.index < kInputs) {
+          mute_to_room[c.index] = c.flag;
+          to_room[c.index].set(c.flag ? 0.0F : 1.0F);
+        }
+        break;
+      case CommandType::jitter: {
+        // Clamped rather than validated: throwing is not an option on this thread.
+        const float lo =
+            std::isfinite(c.value) ? std::clamp(c.value, 0.0F, 80.0F) : jitter.floor_ms;
+        const float hi = std::isfinite(c.value2) ? std::clamp(c.value2, lo, 100.0F)
+                                                 : std::max(lo, jitter.ceiling_ms);
+        jitter.floor_ms = lo;
+        jitter.ceiling_ms = hi;
+        jitter.adaptive = c.flag;
+        for (Remote& r : remotes) r.buffer->configure(jitter);
+        break;
+      }
+      case CommandType::metronome: {
+        MetronomeSettings m;
+        m.enabled = c.flag;
+        m.bpm = c.value;
+        m.gain_db = c.value2;
+        m.beats_per_bar = c.index;
+        metronome.configure(m);
+        break;
+      }
+    }
+  }
+
+  void update_monitor() {
+    const PanGains p = pan_gains(monitor_pan);
+    const float g = monitor_on ? db_to_gain(monitor_db) : 0.0F;
+    monitor_l.set(g * p.left);
+    monitor_r.set(g * p.right);
+  }
+
+  void receive(const InboundPacket& p, std::uint64_t now_us) {
+    if (p.has_room_clock) metronome.observe_room_clock(p.room_clock, frame);
+    if (p.frames == 0) return;  // clock-only reading
+    const std::size_t expected = wire::audio_payload_size(p.frames, wire::kAudioChannels, p.format);
+    if (!valid_frames(p.frames) || expected == 0 || p.payload_len != expected) {
+      ++snap.engine.inbound_rejected;
+      return;
+    }
+    Remote* r = find_or_join(p.session_id);
+    if (r == nullptr || r->leaving) return;
+    const std::span<float> l{dec_l.data(), p.frames};
+    const std::span<float> rr{dec_r.data(), p.frames};
+    wire::decode_audio({p.payload.data(), expected}, p.format, l, rr);
+    (void)r->buffer->push(p.sequence, l, rr, p.arrival_us, now_us);
+  }
+
+  std::uint32_t send(const float* in_l, const float* in_r, std::uint32_t n,
+                     std::uint64_t period_time_us) {
+    std::uint32_t queued = 0;
+    const std::uint32_t frames = cfg.packet_frames;
+    std::uint32_t done = 0;
+    while (done < n) {
+      if (staged == 0) {
+        stage_time_us =
+            period_time_us == 0
+                ? 0
+                : period_time_us + (static_cast<std::uint64_t>(done) * 1000000U) / kSampleRate;
+      }
+      const std::uint32_t k = std::min(n - done, frames - staged);
+      std::copy_n(in_l + done, k, stage_l.data() + staged);
+      std::copy_n(in_r + done, k, stage_r.data() + staged);
+      staged += k;
+      done += k;
+      if (staged < frames) break;
+      staged = 0;
+      out_packet.sequence = out_sequence++;
+      out_packet.capture_us = stage_time_us;
+      wire::encode_audio({stage_l.data(), frames}, {stage_r.data(), frames}, cfg.format,
+                         {out_packet.payload.data(), out_packet.payload_len});
+      if (outbound.push(out_packet)) {
+        ++queued;
+        ++snap.engine.packets_sent;
+      } else {
+        ++snap.engine.outbound_dropped;
+      }
+    }
+    return queued;
+  }
+
+  void publish() {
+    snap.sequence++;
+    snap.engine.frames = frame;
+    for (std::size_t i = 0; i < kInputs; ++i) snap.inputs[i] = input_meters[i].take();
+    for (std::size_t i = 0; i < kOutputs; ++i) snap.master[i] = master_meters[i].take();
+    for (std::size_t i = 0; i < kMaxRemotes; ++i) {
+      Remote& r = remotes[i];
+      RemoteStats& st = snap.remotes[i];
+      st.active = r.active;
+      if (!r.active) {
+        st = RemoteStats{};
+        continue;
+      }
+      st.session_id = r.session_id;
+      st.gain_db = r.gain_db;
+      st.pan = r.pan;
+      st.muted = r.muted;
+      st.level = r.meter.take();
+      st.jitter = r.buffer->stats();
+    }
+    snap.metronome_on_room_clock = metronome.following_room_clock(frame);
+    published.store(snap);
+  }
+};
+
+Engine::Engine(const EngineConfig& config) {
+  config.validate();
+  impl_ = std::make_unique<Impl>(config);
+}
+
+Engine::~Engine() = default;
+
+InboundQueue& Engine::inbound() noexcept {
+  return impl_->inbound;
+}
+OutboundQueue& Engine::outbound() noexcept {
+  return impl_->outbound;
+}
+bool Engine::post(const Command& command) noexcept {
+  return impl_->commands.push(command);
+}
+Snapshot Engine::snapshot() const noexcept {
+  return impl_->published.load();
+}
+const EngineConfig& Engine::config() const noexcept {
+  return impl_->cfg;
+}
+
+ProcessResult Engine::process(std::span<const float* const> inputs, std::span<float* const> outputs,
+                              std::uint32_t nframes, std::uint64_t period_time_us) noexcept {
+  Impl& m = *impl_;
+  ProcessResult result;
+  ++m.snap.engine.periods;
+  if (nframes == 0 || nframes > kMaxPeriodFrames) {
+    ++m.snap.engine.bad_periods;
+    for (float* out : outputs) {
+      if (out != nullptr) std::fill_n(out, nframes, 0.0F);
+    }
+    return result;
+  }
+  const std::size_t n = nframes;
+
+  for (std::size_t i = 0; i < kMaxCommandsPerPeriod; ++i) {
+    if (!m.commands.consume_one([&m](const Command& c) { m.apply(c); })) break;
+  }
+  for (std::size_t i = 0; i < kMaxInboundPerPeriod; ++i) {
+    if (!m.inbound.consume_one([&](const InboundPacket& p) { m.receive(p, period_time_us); }))
+      break;
+  }
+
+  const float* in_l = (!inputs.empty() && inputs[0] != nullptr) ? inputs[0] : m.zeros.data();
+  const float* in_r = (inputs.size() > 1 && inputs[1] != nullptr) ? inputs[1] : m.zeros.data();
+
+  // Inputs: meters (what the player plays, before any mute), the packet to the room (with the
+  // per-input mute), and the direct monitor (zero added delay: same samples, same period).
+  m.input_meters[0].add(in_l, n);
+  m.input_meters[1].add(in_r, n);
+  std::copy_n(in_l, n, m.send_l.data());
+  std::copy_n(in_r, n, m.send_r.data());
+  m.to_room[0].apply(m.send_l.data(), n);
+  m.to_room[1].apply(m.send_r.data(), n);
+  result.packets_queued = m.send(m.send_l.data(), m.send_r.data(), nframes, period_time_us);
+
+  std::fill_n(m.mix_l.data(), n, 0.0F);
+  std::fill_n(m.mix_r.data(), n, 0.0F);
+  if (!(m.monitor_l.silent() && m.monitor_r.silent())) {
+    for (std::size_t i = 0; i < n; ++i) m.mono[i] = in_l[i] + in_r[i];
+    m.monitor_l.add(m.mono.data(), m.mix_l.data(), n);
+    m.monitor_r.add(m.mono.data(), m.mix_r.data(), n);
+  }
+
+  // Remotes: each one's two channels are summed and placed with its pan.
+  for (Remote& r : m.remotes) {
+    if (!r.active) continue;
+    r.buffer->pull({m.rem_l.data(), n}, {m.rem_r.data(), n});
+    r.meter.add(m.rem_l.data(), n);
+    r.meter.add(m.rem_r.data(), n);
+    for (std::size_t i = 0; i < n; ++i) m.mono[i] = m.rem_l[i] + m.rem_r[i];
+    r.left.add(m.mono.data(), m.mix_l.data(), n);
+    r.right.add(m.mono.data(), m.mix_r.data(), n);
+    if (r.leaving || r.buffer->frames_since_push() > m.timeout_frames) m.release(r);
+  }
+
+  m.metronome.render_add(m.mix_l.data(), m.mix_r.data(), nframes, m.frame);
+  m.master[0].apply(m.mix_l.data(), n);
+  m.master[1].apply(m.mix_r.data(), n);
+  m.master_meters[0].add(m.mix_l.data(), n);
+  m.master_meters[1].add(m.mix_r.data(), n);
+  if (outputs.size() > 0 && outputs[0] != nullptr) std::copy_n(m.mix_l.data(), n, outputs[0]);
+  if (outputs.size() > 1 && outputs[1] != nullptr) std::copy_n(m.mix_r.data(), n, outputs[1]);
+
+  m.frame += n;
+  m.snap.engine.frames = m.frame;
+  m.since_publish += nframes;
+  if (m.since_publish >= m.cfg.publish_frames) {
+    m.since_publish = 0;
+    m.publish();
+  }
+  return result;
+}
+
+}  // namespace jambox::audio

@@ -1,0 +1,54 @@
+#pragma once
+// jamboxd's configuration file (/etc/jambox/jamboxd.conf, TOML). Every key, its default and its
+// range are documented in config/jamboxd.conf.
+
+#include <chrono>
+#include <filesystem>
+#include <jambox/audio/config.hpp>
+#include <jambox/jack/client.hpp>
+#include <jambox/log/log.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jambox::box {
+
+inline constexpr std::string_view kProgram = "jamboxd";
+inline constexpr std::string_view kDefaultConfigFile = "/etc/jambox/jamboxd.conf";
+
+struct MixConfig {
+  bool monitor = true;  // hear the own inputs directly (zero added latency)
+  float monitor_gain_db = 0.0F;
+  float master_gain_db = 0.0F;
+  bool metronome = false;
+  float metronome_bpm = 120.0F;
+  float metronome_gain_db = -12.0F;
+  friend bool operator==(const MixConfig&, const MixConfig&) = default;
+};
+
+struct RoomConfig {
+  std::string server;  // "host:port"
+  std::string name;
+  std::string secret;  // from `secret` or the file named by `secret_file`
+  friend bool operator==(const RoomConfig&, const RoomConfig&) = default;
+};
+
+struct BoxConfig {
+  jack::ClientConfig jack;
+  audio::EngineConfig engine;
+  MixConfig mix;
+  RoomConfig room;
+  log::Level log_level = log::Level::info;
+  std::chrono::seconds status_interval{60};  // periodic journal line
+  std::vector<std::string> warnings;         // unknown keys, loose secret file permissions
+};
+
+// Reads and validates `file` with "section.key=value" overrides applied first. Throws
+// config::ConfigError ("<file>:<line>: <key>: <problem>").
+[[nodiscard]] BoxConfig load_config_file(const std::filesystem::path& file,
+                                         const std::vector<std::string>& overrides = {});
+// Same from text; `source_name` names it in messages; a relative secret_file is taken as is.
+[[nodiscard]] BoxConfig parse_config(std::string_view text, std::string source_name,
+                                     const std::vector<std::string>& overrides = {});
+
+}  // namespace jambox::box

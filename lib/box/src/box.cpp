@@ -1,0 +1,372 @@
+// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
+// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <sys/mman.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <jambox/audio/engine.hpp>
+#include <jambox/box/box.hpp>
+#include <jambox/config/config.hpp>
+#include <jambox/jack/supervisor.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/net/jam_link.hpp>
+#include <jambox/system/notify.hpp>
+#include <optional>
+#pragma GCC diagnostic pop
+
+namespace jambox::box {
+
+namespace asio = boost::asio;
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Locks our memory so the audio path never waits for a page to come back from swap or a
+// dropped file page. MCL_ONFAULT locks pages as they are touched instead of every mapping in
+// full: with it the 8 MiB default stacks of JACK's and Asio's threads do not all become
+// resident, which keeps jamboxd within its memory budget on a Pi.
+void lock_memory() {
+  if (kSanitized) {
+    log::info("memory not locked: sanitizer build (its shadow memory cannot be locked)");
+    return;
+  }
+  int flags = MCL_CURRENT | MCL_FUTURE;
+#ifdef MCL_ONFAULT
+  flags |= MCL_ONFAULT;
+#endif
+  if (::mlockall(flags) == 0) {
+    log::info("memory locked (mlockall)");
+    return;
+  }
+  const int err = errno;
+  log::warning(
+      "cannot lock memory (mlockall: {}): audio may glitch if pages are swapped out; "
+      "allow it with LimitMEMLOCK=infinity in the unit",
+      std::strerror(err));
+}
+
+std::uint64_t now_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000U +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Runs the engine on JACK's thread and wakes the link when packets are queued. Also keeps a
+// histogram of process() times (1 us buckets) for the status line: clock_gettime(MONOTONIC)
+// is a vDSO read, not a system call, and relaxed increments of our own counters never wait.
+class Processor final : public jack::AudioProcessor {
+ public:
+  Processor(audio::Engine& engine, int wake_fd) : engine_(engine), wake_fd_(wake_fd) {}
+
+  void process(std::span<const float* const> in, std::span<float* const> out,
+               std::uint32_t frames) noexcept override {
+    const std::uint64_t start = now_ns();
+    const audio::ProcessResult r = engine_.process(in, out, frames, start / 1000U);
+    if (r.wake_network()) net::JamLink::wake(wake_fd_);
+    const std::uint64_t us = (now_ns() - start) / 1000U;
+    const std::size_t bucket = us < kBuckets - 1 ? static_cast<std::size_t>(us) : kBuckets - 1;
+    histogram_[bucket].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Engine time per period (us) at quantile q over the whole run; 0 before the first period.
+  [[nodiscard]] std::uint32_t quantile_us(double q) const noexcept {
+    std::array<std::uint64_t, kBuckets> counts{};
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < kBuckets; ++i) {
+      counts[i] = histogram_[i].load(std::memory_order_relaxed);
+      total += counts[i];
+    }
+    if (total == 0) return 0;
+    const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(total));
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < kBuckets; ++i) {
+      seen += counts[i];
+      if (seen > rank) return static_cast<std::uint32_t>(i + 1);  // upper edge of the bucket
+    }
+    return static_cast<std::uint32_t>(kBuckets);
+  }
+
+ private:
+  static constexpr std::size_t kBuckets = 2048;
+  audio::Engine& engine_;
+  int wake_fd_;
+  std::array<std::atomic<std::uint64_t>, kBuckets> histogram_{};
+};
+
+net::JamLinkConfig link_config(const BoxConfig& c) {
+  net::JamLinkConfig l;
+  l.server = c.room.server;
+  l.room = c.room.name;
+  l.secret = c.room.secret;
+  l.shape.frames = c.engine.packet_frames;
+  l.shape.format = c.engine.format;
+  l.shape.channels = wire::kAudioChannels;
+  return l;
+}
+
+bool same_jack(const jack::ClientConfig& a, const jack::ClientConfig& b) {
+  return a.client_name == b.client_name && a.server_name == b.server_name &&
+         a.capture == b.capture && a.playback == b.playback;
+}
+
+}  // namespace
+
+struct Box::Impl {
+  Impl(BoxConfig c, std::function<BoxConfig()> r, BoxOptions o)
+      : config(std::move(c)),
+        reload(std::move(r)),
+        options(o),
+        engine((lock_memory(), config.engine)),
+        link(io, engine.inbound(), engine.outbound(), link_config(config)),
+        processor(engine, link.wake_fd()),
+        supervisor(io, config.jack, processor, events()),
+        petter(io, notifier),
+        status_timer(io),
+        signals(io, SIGTERM, SIGINT, SIGHUP) {
+    apply_mix(config, nullptr);
+  }
+
+  jack::SupervisorEvents events() {
+    jack::SupervisorEvents e;
+    e.connected = [this](const jack::ConnectionInfo& info) {
+      link.set_audio_running(true);
+      log::notice("audio running: JACK server {} as {}, {} frames at {} Hz{}", info.server,
+                  info.client, info.period, info.sample_rate,
+                  info.realtime
+                      ? " (real-time priority " + std::to_string(info.realtime_priority) + ")"
+                      : " (not real-time)");
+      maybe_ready();
+      update_status();
+    };
+    e.disconnected = [this](const std::string& reason) {
+      link.set_audio_running(false);
+      log::warning("audio stopped: {}; the room session stays up", reason);
+      update_status();
+    };
+    return e;
+  }
+
+  void apply_mix(const BoxConfig& next, const BoxConfig* previous) {
+    const MixConfig& m = next.mix;
+    if (previous == nullptr || !(previous->mix == m)) {
+      post(audio::Command::monitor(m.monitor, m.monitor_gain_db));
+      post(audio::Command::master_gain(m.master_gain_db));
+      post(audio::Command::metronome(m.metronome, m.metronome_bpm, m.metronome_gain_db));
+    }
+    const auto& j = next.engine.jitter;
+    if (previous != nullptr && (previous->engine.jitter.floor_ms != j.floor_ms ||
+                                previous->engine.jitter.ceiling_ms != j.ceiling_ms ||
+                                previous->engine.jitter.adaptive != j.adaptive)) {
+      post(audio::Command::jitter(j.floor_ms, j.ceiling_ms, j.adaptive));
+    }
+  }
+
+  void post(const audio::Command& command) {
+    // The ring holds far more than a reload posts; a full ring means the audio thread is not
+    // running, and the command is simply retried by the next reload.
+    if (!engine.post(command)) log::warning("audio engine busy: a mixer setting was not applied");
+  }
+
+  int run() {
+    log::set_level(config.log_level);
+    for (const auto& w : config.warnings) log::warning("{}", w);
+    signals.async_wait(
+        [this](const boost::system::error_code& ec, int sig) { on_signal(ec, sig); });
+    link.start();
+    supervisor.start();
+    petter.start();
+    started = std::chrono::steady_clock::now();
+    next_journal = started + config.status_interval;
+    arm_status();
+    log::notice("jamboxd started: room {} on {}, JACK client {}", config.room.name,
+                config.room.server, config.jack.client_name);
+    io.run();
+    return exit_code;
+  }
+
+  void on_signal(const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      do_reload();
+      signals.async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
+      return;
+    }
+    log::notice("{} received: leaving room {} and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                config.room.name);
+    notifier.stopping();
+    link.leave();
+    supervisor.stop();
+    petter.stop();
+    status_timer.cancel();
+    io.stop();
+    exit_code = 0;
+  }
+
+  void do_reload() {
+    notifier.reloading();
+    try {
+      BoxConfig next = reload();
+      for (const auto& w : next.warnings) log::warning("{}", w);
+      log::set_level(next.log_level);
+      if (!same_jack(next.jack, config.jack) ||
+          next.engine.packet_frames != config.engine.packet_frames) {
+        log::warning(
+            "reload: JACK client settings and packet_frames take effect when jamboxd restarts");
+      }
+      apply_mix(next, &config);
+      if (!(next.room == config.room)) {
+        log::notice("reload: moving to room {} on {}", next.room.name, next.room.server);
+        link.reconfigure(link_config(next));
+      }
+      // Keep what needs a restart as it runs, so the next reload compares with reality.
+      next.jack = config.jack;
+      next.engine.packet_frames = config.engine.packet_frames;
+      next.engine.format = config.engine.format;
+      config = std::move(next);
+      log::notice("configuration reloaded");
+    } catch (const std::exception& e) {
+      log::error("reload failed, keeping the running configuration: {}", e.what());
+    }
+    if (ready_sent) notifier.ready();
+    update_status();
+  }
+
+  void arm_status() {
+    status_timer.expires_after(options.status_refresh);
+    status_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      maybe_ready();
+      update_status();
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_journal) {
+        next_journal = now + config.status_interval;
+        log::info("{}", journal_line());
+      }
+      arm_status();
+    });
+  }
+
+  void maybe_ready() {
+    if (ready_sent || link.local_endpoint().empty()) return;
+    const bool jack_up = supervisor.state() == jack::State::connected;
+    const bool grace_over = std::chrono::steady_clock::now() - started >= options.jack_ready_grace;
+    if (!jack_up && !grace_over) return;
+    ready_sent = true;
+    notifier.ready();
+    if (!jack_up) log::warning("ready without JACK: still waiting for the JACK server");
+  }
+
+  struct Figures {
+    std::size_t remotes = 0;
+    std::uint64_t concealed = 0;
+    std::uint64_t underruns = 0;
+    std::uint64_t late = 0;
+    float depth_ms = 0.0F;
+  };
+
+  [[nodiscard]] Figures figures() const {
+    const audio::Snapshot s = engine.snapshot();
+    Figures f;
+    for (const auto& r : s.remotes) {
+      if (!r.active) continue;
+      ++f.remotes;
+      f.concealed += r.jitter.concealed;
+      f.underruns += r.jitter.underruns;
+      f.late += r.jitter.late;
+      f.depth_ms = std::max(f.depth_ms, r.jitter.depth_ms);
+    }
+    return f;
+  }
+
+  [[nodiscard]] std::size_t members(const net::LinkStats& l, const Figures& f) const {
+    if (l.state != net::LinkState::joined) return 0;
+    return 1 + f.remotes;
+  }
+
+  void update_status() {
+    const net::LinkStats l = link.stats();
+    const jack::SupervisorStatus j = supervisor.status();
+    const Figures f = figures();
+    std::string text = fmt::format("room {}: {}", l.room, net::link_state_name(l.state));
+    if (l.state == net::LinkState::joined) {
+      text += fmt::format(", {} members, RTT {:.1f} ms", members(l, f),
+                          static_cast<double>(l.rtt_us) / 1000.0);
+    } else if (!l.last_problem.empty()) {
+      text += " (" + l.last_problem + ")";
+    }
+    if (j.state == jack::State::connected) {
+      text += fmt::format("; JACK {}/{} Hz, {} xruns", j.period, j.sample_rate, j.xruns);
+    } else {
+      text += fmt::format("; {}", jack::state_name(j.state));
+      if (!j.last_error.empty()) text += " (" + j.last_error + ")";
+    }
+    notifier.status(text);
+  }
+
+  // The periodic journal line: key=value so it is easy to grep and to parse in benchmarks.
+  [[nodiscard]] std::string journal_line() const {
+    const net::LinkStats l = link.stats();
+    const jack::SupervisorStatus j = supervisor.status();
+    const Figures f = figures();
+    return fmt::format(
+        "status room={} link={} members={} rtt_ms={:.2f} jack={} period={} rate={} xruns={} "
+        "engine_us_p999={} remotes={} depth_ms={:.2f} concealed={} underruns={} late={} "
+        "sent={} received={} keepalives={} rejected={} inbound_dropped={} rejoins={}",
+        l.room, l.state == net::LinkState::joined ? "joined" : "not-joined", members(l, f),
+        static_cast<double>(l.rtt_us) / 1000.0,
+        j.state == jack::State::connected ? "connected" : "down", j.period, j.sample_rate, j.xruns,
+        processor.quantile_us(0.999), f.remotes, static_cast<double>(f.depth_ms), f.concealed,
+        f.underruns, f.late, l.audio_sent, l.audio_received, l.keepalives_sent, l.rejected,
+        l.inbound_dropped, l.rejoins);
+  }
+
+  // One thread runs the loop (the JACK supervisor's helper thread only posts to it).
+  asio::io_context io{1};
+  BoxConfig config;
+  std::function<BoxConfig()> reload;
+  BoxOptions options;
+  audio::Engine engine;
+  net::JamLink link;
+  Processor processor;
+  jack::Supervisor supervisor;
+  system::Notifier notifier;
+  system::WatchdogPetter petter;
+  asio::steady_timer status_timer;
+  asio::signal_set signals;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point next_journal;
+  bool ready_sent = false;
+  int exit_code = 0;
+};
+
+Box::Box(BoxConfig config, std::function<BoxConfig()> reload, BoxOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(reload), options)) {}
+
+Box::~Box() = default;
+
+int Box::run() {
+  return impl_->run();
+}
+
+}  // namespace jambox::box

@@ -1,0 +1,130 @@
+// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
+// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <sys/stat.h>
+
+#include <fstream>
+#include <jambox/box/config.hpp>
+#include <jambox/config/config.hpp>
+#include <jambox/wire/session.hpp>
+#include <sstream>
+#include <stdexcept>
+#pragma GCC diagnostic pop
+
+namespace jambox::box {
+
+namespace {
+
+std::array<std::string, jack::kChannels> two_ports(const config::Section& s, std::string_view key,
+                                                   std::array<std::string, jack::kChannels> dflt) {
+  if (!s.has(key)) return dflt;
+  const std::vector<std::string> list = s.get_string_list(key);
+  if (list.size() != jack::kChannels) {
+    s.fail(key, "expected two port names (an empty string leaves that port unconnected)");
+  }
+  return {list[0], list[1]};
+}
+
+std::string read_secret_file(const config::Section& room, const std::string& path,
+                             std::vector<std::string>& warnings) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) room.fail("secret_file", "cannot read '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' ||
+                             secret.back() == ' ' || secret.back() == '\t')) {
+    secret.pop_back();
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    warnings.push_back("secret file '" + path +
+                       "' is readable by group or others: chmod 600 it (or 640 root:jambox)");
+  }
+  return secret;
+}
+
+BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides) {
+  for (const auto& o : overrides) doc.set_override(o);
+  BoxConfig c;
+
+  const config::Section audio = doc.section("audio");
+  c.jack.client_name = audio.get_string("client_name", "jamboxd");
+  if (c.jack.client_name.empty()) audio.fail("client_name", "must not be empty");
+  c.jack.server_name = audio.get_string("server_name", "");
+  c.jack.capture = two_ports(audio, "capture", c.jack.capture);
+  c.jack.playback = two_ports(audio, "playback", c.jack.playback);
+  const std::int64_t frames = audio.get_int("packet_frames", 64, 32, 256);
+  if (frames != 32 && frames != 64 && frames != 128 && frames != 256) {
+    audio.fail("packet_frames", "must be 32, 64, 128 or 256 (default 64)");
+  }
+  c.engine.packet_frames = static_cast<std::uint16_t>(frames);
+  c.engine.jitter.floor_ms =
+      static_cast<float>(audio.get_double("jitter_floor_ms", 1.0, 0.0, 100.0));
+  c.engine.jitter.ceiling_ms =
+      static_cast<float>(audio.get_double("jitter_ceiling_ms", 40.0, 1.0, 200.0));
+  c.engine.jitter.adaptive = audio.get_bool("jitter_adaptive", true);
+  if (c.engine.jitter.ceiling_ms < c.engine.jitter.floor_ms) {
+    audio.fail("jitter_ceiling_ms", "must not be below jitter_floor_ms");
+  }
+  try {
+    c.engine.validate();
+  } catch (const std::invalid_argument& e) {
+    audio.fail("jitter_floor_ms", e.what());
+  }
+  c.mix.monitor = audio.get_bool("monitor", true);
+  c.mix.monitor_gain_db = static_cast<float>(audio.get_double("monitor_gain_db", 0.0, -60.0, 12.0));
+  c.mix.master_gain_db = static_cast<float>(audio.get_double("master_gain_db", 0.0, -60.0, 12.0));
+  c.mix.metronome = audio.get_bool("metronome", false);
+  c.mix.metronome_bpm = static_cast<float>(audio.get_double("metronome_bpm", 120.0, 30.0, 300.0));
+  c.mix.metronome_gain_db =
+      static_cast<float>(audio.get_double("metronome_gain_db", -12.0, -60.0, 12.0));
+
+  const config::Section room = doc.section("room");
+  c.room.server = room.require_string("server");
+  c.room.name = room.require_string("name");
+  if (!wire::valid_room_name(c.room.name)) {
+    room.fail("name", "1 to 32 characters of A-Z a-z 0-9 . _ -");
+  }
+  const bool inline_secret = room.has("secret");
+  const bool file_secret = room.has("secret_file");
+  if (inline_secret == file_secret) {
+    room.fail(inline_secret ? "secret_file" : "secret",
+              "give exactly one of 'secret' and 'secret_file'");
+  }
+  c.room.secret = inline_secret
+                      ? room.require_string("secret")
+                      : read_secret_file(room, room.require_string("secret_file"), c.warnings);
+  if (c.room.secret.size() < wire::kMinSecretLength || c.room.secret.size() > 255) {
+    room.fail(inline_secret ? "secret" : "secret_file",
+              "a room secret has " + std::to_string(wire::kMinSecretLength) + " to 255 characters");
+  }
+
+  const config::Section logging = doc.section("logging");
+  const std::string level =
+      logging.get_choice("level", "info", {"error", "warning", "notice", "info", "debug"});
+  static_cast<void>(log::parse_level(level, c.log_level));
+
+  const config::Section status = doc.section("status");
+  c.status_interval = std::chrono::seconds(status.get_int("interval_s", 60, 1, 86400));
+
+  for (const auto& unknown : doc.unknown_keys()) c.warnings.push_back(unknown.message());
+  return c;
+}
+
+}  // namespace
+
+BoxConfig load_config_file(const std::filesystem::path& file,
+                           const std::vector<std::string>& overrides) {
+  config::Document doc = config::Document::load(file);
+  return read(doc, overrides);
+}
+
+BoxConfig parse_config(std::string_view text, std::string source_name,
+                       const std::vector<std::string>& overrides) {
+  config::Document doc = config::Document::parse(text, std::move(source_name));
+  return read(doc, overrides);
+}
+
+}  // namespace jambox::box

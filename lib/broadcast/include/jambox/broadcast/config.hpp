@@ -1,0 +1,69 @@
+#pragma once
+// jambox-broadcast configuration (docs/broadcast-server.md): reading, validation, defaults.
+
+#include <cstdint>
+#include <filesystem>
+#include <jambox/config/config.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/net/endpoint.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jambox::broadcast {
+
+inline constexpr std::string_view kProgram = "jambox-broadcast";
+inline constexpr std::string_view kDefaultConfigFile = "/etc/jambox/jambox-broadcast.conf";
+inline constexpr std::uint32_t kMaxWorkers = 16;
+inline constexpr std::size_t kMaxSecretLength = 256;
+// Secrets starting with this are the shipped example: accepted, but warned about.
+inline constexpr std::string_view kPlaceholderSecretPrefix = "REPLACE-ME";
+
+struct RoomConfig {
+  std::string name;
+  std::string secret;             // never logged or printed
+  std::uint32_t max_members = 0;  // resolved: the room's own value or server.max_members
+  std::string origin;             // "file:line" of the room's table, for log messages
+};
+
+struct ServerConfig {
+  std::string source;  // the configuration file (or the name given to config::Document::parse)
+
+  // [server]
+  std::string listen_text = "[::]:7930";
+  net::Endpoint listen;
+  std::uint32_t workers = 0;  // 0: one per CPU core (at most kMaxWorkers), resolved at start
+  std::uint32_t member_timeout_ms = 1000;
+  std::uint32_t max_rooms = 16;
+  std::uint32_t max_members = 16;
+  std::uint32_t socket_buffer_kb = 4096;
+
+  // [stats]
+  std::string stats_file = "/run/jambox-broadcast/stats.json";  // empty: no stats file
+  std::uint32_t stats_interval_ms = 1000;
+  std::uint32_t log_interval_s = 60;  // 0: no periodic journal line
+
+  // [logging]
+  log::Level log_level = log::Level::info;
+
+  // [[room]], in file order
+  std::vector<RoomConfig> rooms;
+};
+
+// Reads and validates every key of `document`. Throws config::ConfigError naming file, line,
+// key and what is allowed. Advisory findings (placeholder secret, secret readable by every user)
+// are appended to `warnings` when given; unknown keys are the caller's (Document::unknown_keys).
+[[nodiscard]] ServerConfig load_config(const config::Document& document,
+                                       std::vector<std::string>* warnings = nullptr);
+
+struct LoadedConfig {
+  ServerConfig config;
+  std::vector<std::string> warnings;  // unknown keys with suggestions, then load_config's
+};
+
+// Document::load(file), each `overrides` entry through set_override ("section.key=value"),
+// load_config, and the unknown-key warnings. Throws config::ConfigError.
+[[nodiscard]] LoadedConfig load_config_file(const std::filesystem::path& file,
+                                            const std::vector<std::string>& overrides);
+
+}  // namespace jambox::broadcast

@@ -1,0 +1,112 @@
+#pragma once
+// jamboxd's UDP session with jambox-broadcast, run on the daemon's Asio loop thread.
+//
+// The link joins a room (JOIN retried every join_retry until answered), keeps the membership
+// alive (audio, or keepalives while the audio thread is silent, e.g. JACK is down) and rejoins on
+// its own: after room_closed / server_stopping notices, after a refused JOIN (room_full) with
+// backoff, and when nothing authenticated arrived for silence_rejoin. The audio thread and the
+// link meet only through the engine's SPSC rings and an eventfd:
+//  - the audio thread queues encoded periods into `outbound` and calls wake() (one bounded,
+//    non-blocking write; a saturated counter only means the link is already woken);
+//  - the link seals them with the session's sequence (never reused) and sends them in batches;
+//  - authenticated audio of the other members goes into `inbound` (a full ring drops and counts).
+// Nothing on the per-packet path allocates, locks or logs.
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <jambox/audio/queues.hpp>
+#include <jambox/wire/session.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace jambox::net {
+
+struct JamLinkConfig {
+  std::string server;  // "host:port", "1.2.3.4:7930" or "[::1]:7930"
+  std::string room;
+  std::string secret;
+  wire::AudioShape shape;  // must match what the engine encodes
+  std::chrono::milliseconds join_retry{250};
+  // A JOIN unanswered this long gets a log line (repeated at this interval).
+  std::chrono::milliseconds no_answer_log{3000};
+  // Nothing authenticated from the server for this long: the session is considered lost.
+  std::chrono::milliseconds silence_rejoin{2000};
+  // Keepalive when no audio was sent for this long (keeps membership and RTT alive).
+  std::chrono::milliseconds keepalive_interval{100};
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{8000};
+};
+
+enum class LinkState : std::uint8_t {
+  stopped,    // not started, or left on request
+  resolving,  // looking up the server address
+  joining,    // JOIN sent, waiting for WELCOME
+  joined,     // admitted: audio flows
+  backoff,    // refused or dropped: waiting before the next JOIN
+};
+[[nodiscard]] std::string_view link_state_name(LinkState state) noexcept;
+
+struct LinkStats {
+  LinkState state = LinkState::stopped;
+  std::string server;  // as configured
+  std::string room;
+  bool audio_running = false;
+  std::uint32_t session_id = 0;
+  std::uint32_t rtt_us = 0;          // latest round trip, 0 before the first
+  std::uint8_t welcome_members = 0;  // members in the room when we were admitted
+  std::uint64_t joins_sent = 0;
+  std::uint64_t welcomes = 0;
+  std::uint64_t rejoins = 0;  // session lost (silence, notice) and joined again
+  std::uint64_t room_full = 0;
+  std::uint64_t notices = 0;
+  std::uint64_t audio_sent = 0;
+  std::uint64_t keepalives_sent = 0;
+  std::uint64_t send_dropped = 0;      // datagrams the kernel did not take
+  std::uint64_t outbound_skipped = 0;  // engine packets not sent (not admitted, wrong shape)
+  std::uint64_t audio_received = 0;
+  std::uint64_t echoes = 0;
+  std::uint64_t rejected = 0;         // failed decoding or authentication
+  std::uint64_t inbound_dropped = 0;  // inbound ring full
+  std::string last_problem;           // latest refusal/notice/timeout in words, empty when none
+};
+
+class JamLink {
+ public:
+  // Opens the socket and the eventfd (throws std::system_error). Nothing is sent before start().
+  JamLink(boost::asio::io_context& io, audio::InboundQueue& inbound, audio::OutboundQueue& outbound,
+          JamLinkConfig config);
+  ~JamLink();
+  JamLink(const JamLink&) = delete;
+  JamLink& operator=(const JamLink&) = delete;
+
+  // Loop thread. Resolves the server and joins. Throws std::invalid_argument when the server
+  // address is malformed; an unreachable or silent server is retried forever.
+  void start();
+  // Loop thread. Leaves the current room (LEAVE when admitted) and joins with `config` instead.
+  void reconfigure(JamLinkConfig config);
+  // Loop thread. Sends LEAVE when admitted and stops; start() joins again.
+  void leave();
+
+  // Whether the audio thread is producing packets (for stats()). Keepalives do not depend on it:
+  // one goes out whenever no audio was sent for keepalive_interval, which also covers a JACK
+  // server that hangs without telling us.
+  void set_audio_running(bool running) noexcept;
+
+  // The eventfd the audio thread writes to wake the link.
+  [[nodiscard]] int wake_fd() const noexcept;
+  // Audio thread: bounded, non-blocking (EFD_NONBLOCK; EAGAIN means already woken).
+  static void wake(int fd) noexcept;
+
+  [[nodiscard]] LinkState state() const noexcept;
+  [[nodiscard]] LinkStats stats() const;
+  // The local endpoint of the socket (for tests and logs).
+  [[nodiscard]] std::string local_endpoint() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace jambox::net

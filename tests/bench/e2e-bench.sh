@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the sound loop: box A's input -> jambox-broadcast -> box B's output.
+#
+# Usage: tests/bench/e2e-bench.sh [--remotes N] [--seconds S] [--jitter-ms J] [--loss-pct L]
+#                                 [--set SECTION.KEY=VALUE]...   (jamboxd overrides, all boxes)
+# Starts jackd dummy servers (48 kHz, 64 frames), one jambox-broadcast, box A, box B and N-1
+# further sending boxes (so B mixes N remotes), plays impulses into A, records B, stops
+# everything it started, and prints one JSON line last (progress goes to stderr):
+#   period_frames one_way_latency_ms jamboxd_cpu_pct jamboxd_rss_kb engine_us_p999 lost
+#   concealed underruns  (+ details). CPU, RSS and engine figures are box B's; jamboxd_rss_kb
+#   leaves out JACK's shared memory (jamboxd_vmrss_kb includes it); engine_us_p999 is process()
+#   time per period measured inside jamboxd; lost = concealed - late.
+# --jitter-ms / --loss-pct route A's packets through a UDP impairment relay (python3).
+# Defaults: 1 remote, 30 seconds, no impairment. Build directory: $JAMBOX_BUILD_DIR, by default
+# the `release` preset's (<repo>/build/release).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${JAMBOX_BUILD_DIR:-$repo/build/release}
+remotes=1
+seconds=30
+jitter_ms=0
+loss_pct=0
+period=64
+box_sets=()
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; }
+die() {
+  echo "e2e-bench: $*" >&2
+  exit 1
+}
+need_number() { [[ $2 =~ ^[0-9]+([.][0-9]+)?$ ]] || die "$1 expects a number, got '$2'"; }
+
+while (($# > 0)); do
+  case $1 in
+    --remotes) need_number "$1" "${2-}"; remotes=$2; shift 2 ;;
+    --seconds) need_number "$1" "${2-}"; seconds=$2; shift 2 ;;
+    --jitter-ms) need_number "$1" "${2-}"; jitter_ms=$2; shift 2 ;;
+    --loss-pct) need_number "$1" "${2-}"; loss_pct=$2; shift 2 ;;
+    --set) [[ ${2-} == *=* ]] || die "--set expects SECTION.KEY=VALUE"; box_sets+=(--set "$2"); shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option '$1'" ;;
+  esac
+done
+[[ $remotes =~ ^[0-9]+$ ]] && ((remotes >= 1 && remotes <= 15)) ||
+  die "--remotes takes a whole number 1..15"
+[[ $seconds =~ ^[0-9]+$ ]] && ((seconds >= 3)) || die "--seconds takes a whole number >= 3"
+
+find_program() {
+  local name=$1 usual
+  shift
+  for usual in "$@"; do
+    if [[ -x $build/$usual && -f $build/$usual ]]; then
+      echo "$build/$usual"
+      return
+    fi
+  done
+  if [[ -d $build ]]; then
+    find "$build" -name CMakeFiles -prune -o -type f -name "$name" -perm -u+x -print -quit
+  fi
+}
+server_bin=$(find_program jambox-broadcast daemon/broadcast/jambox-broadcast)
+box_bin=$(find_program jamboxd daemon/jamboxd/jamboxd)
+play_bin=$(find_program jambox-jack-play tests/jack-tools/jambox-jack-play)
+record_bin=$(find_program jambox-jack-record tests/jack-tools/jambox-jack-record)
+for p in server_bin box_bin play_bin record_bin; do
+  [[ -n ${!p} ]] || die "${p%_bin} program not found in $build.
+Build first (from $repo):  cmake --preset release && cmake --build --preset release
+or point JAMBOX_BUILD_DIR at another build directory."
+done
+command -v jackd >/dev/null || die "jackd not found (Debian package jackd2)"
+impair=0
+if [[ $jitter_ms != 0 || $loss_pct != 0 ]]; then
+  command -v python3 >/dev/null || die "--jitter-ms/--loss-pct need python3 for the relay"
+  impair=1
+fi
+
+export JACK_NO_AUDIO_RESERVATION=1 JACK_NO_START_SERVER=1
+unset JACK_DEFAULT_SERVER
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/jambox-e2e.XXXXXX")
+pids=()
+stop_process() {  # pid: SIGTERM, then SIGKILL if it does not go within 5 s
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local i
+  # Reverse start order: boxes and tools before their JACK servers.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_process "${pids[i]}"; done
+  if [[ -n ${JAMBOX_KEEP_TEMP-} ]]; then
+    echo "e2e-bench: kept $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+tag="e2e$$"
+jack_a=$tag-a
+jack_b=$tag-b
+jack_r=$tag-r
+start_jackd() {  # name
+  jackd -n "$1" -d dummy -r 48000 -p "$period" -C 2 -P 2 >"$tmp/jackd-$1.log" 2>&1 &
+  pids+=($!)
+  local i
+  for ((i = 0; i < 150; i++)); do
+    jack_lsp -s "$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "jackd $1 did not come up: $(tail -n 5 "$tmp/jackd-$1.log")"
+}
+start_jackd "$jack_a"
+start_jackd "$jack_b"
+((remotes > 1)) && start_jackd "$jack_r"
+
+secret=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+stats=$tmp/stats.json
+cat >"$tmp/broadcast.conf" <<EOF
+[server]
+listen = "127.0.0.1:0"
+member_timeout_ms = 5000
+[stats]
+file = "$stats"
+interval_ms = 1000
+log_interval_s = 0
+[logging]
+level = "notice"
+[[room]]
+name = "e2e"
+secret = "$secret"
+EOF
+"$server_bin" --config "$tmp/broadcast.conf" >"$tmp/server.out" 2>"$tmp/server.log" &
+pids+=($!)
+port=
+for ((i = 0; i < 150; i++)); do
+  if [[ -s $stats ]]; then
+    port=$(grep -o '"port"[[:space:]]*:[[:space:]]*[0-9]*' "$stats" | grep -o '[0-9]*$' || true)
+    [[ -n $port && $port != 0 ]] && break
+    port=
+  fi
+  sleep 0.1
+done
+[[ -n $port ]] || die "jambox-broadcast wrote no port: $(tail -n 5 "$tmp/server.log")"
+server=127.0.0.1:$port
+a_server=$server
+
+if ((impair)); then
+  # A's packets go through a relay that drops loss_pct % and delays each by a uniform 0..J ms
+  # (so packets also reorder); the answers come back unimpaired.
+  cat >"$tmp/relay.py" <<'EOF'
+import asyncio, random, socket, sys
+server_host, server_port, jitter_ms, loss_pct, port_file = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+class Relay:
+    def __init__(self, loop):
+        self.loop, self.client = loop, None
+        self.down = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); self.down.bind(("127.0.0.1", 0)); self.down.setblocking(False)
+        self.up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); self.up.bind(("127.0.0.1", 0)); self.up.setblocking(False)
+        loop.add_reader(self.down, self.from_client); loop.add_reader(self.up, self.from_server)
+        open(port_file, "w").write(str(self.down.getsockname()[1]))
+    def from_client(self):
+        while True:
+            try: data, self.client = self.down.recvfrom(2048)
+            except BlockingIOError: return
+            if random.random() * 100.0 < loss_pct: continue
+            self.loop.call_later(random.uniform(0.0, jitter_ms) / 1000.0, self.up.sendto, data, (server_host, server_port))
+    def from_server(self):
+        while True:
+            try: data, _ = self.up.recvfrom(2048)
+            except BlockingIOError: return
+            if self.client: self.down.sendto(data, self.client)
+loop = asyncio.new_event_loop(); Relay(loop); loop.run_forever()
+EOF
+  python3 "$tmp/relay.py" 127.0.0.1 "$port" "$jitter_ms" "$loss_pct" "$tmp/relay.port" \
+    >"$tmp/relay.log" 2>&1 &
+  pids+=($!)
+  for ((i = 0; i < 50; i++)); do [[ -s $tmp/relay.port ]] && break; sleep 0.1; done
+  [[ -s $tmp/relay.port ]] || die "impairment relay did not start: $(cat "$tmp/relay.log")"
+  a_server=127.0.0.1:$(cat "$tmp/relay.port")
+fi
+
+start_box() {  # name jack-server room-server
+  cat >"$tmp/$1.conf" <<EOF
+[audio]
+client_name = "$1"
+server_name = "$2"
+capture = ["", ""]
+playback = ["", ""]
+monitor = false
+[room]
+server = "$3"
+name = "e2e"
+secret = "$secret"
+[status]
+interval_s = 1
+EOF
+  "$box_bin" --config "$tmp/$1.conf" "${box_sets[@]}" >"$tmp/$1.out" 2>"$tmp/$1.log" &
+  pids+=($!)
+}
+start_box boxA "$jack_a" "$a_server"
+start_box boxB "$jack_b" "$server"
+b_pid=${pids[-1]}
+for ((r = 1; r < remotes; r++)); do start_box "boxR$r" "$jack_r" "$server"; done
+# The extra boxes' inputs hear the dummy driver's silence: they still send a packet a period.
+
+wait_joined() {  # name
+  local i
+  for ((i = 0; i < 200; i++)); do
+    grep -q "joined room" "$tmp/$1.log" 2>/dev/null && grep -q "audio running" "$tmp/$1.log" &&
+      return 0
+    sleep 0.1
+  done
+  die "$1 did not join and start audio: $(tail -n 5 "$tmp/$1.log")"
+}
+wait_joined boxA
+wait_joined boxB
+sleep 2  # jitter buffers settle
+echo "e2e-bench: $remotes remote(s) at B, $seconds s, period $period, jitter ${jitter_ms} ms, loss ${loss_pct} %" >&2
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+clk_tck=$(getconf CLK_TCK)
+"$record_bin" -s "$jack_b" -n e2e-rec -p boxB:out_1 -t $((seconds + 2)) -w 20 --signal impulse \
+  >"$tmp/record.json" 2>"$tmp/record.log" &
+rec_pid=$!
+pids+=($rec_pid)
+sleep 1
+t0=$(date +%s.%N)
+c0=$(cpu_ticks "$b_pid")
+"$play_bin" -s "$jack_a" -n e2e-play -p boxA:in_1 -p boxA:in_2 -t "$seconds" -w 20 \
+  --signal impulse >"$tmp/play.json" 2>"$tmp/play.log" || die "player failed: $(tail -n 5 "$tmp/play.log")"
+c1=$(cpu_ticks "$b_pid")
+t1=$(date +%s.%N)
+# VmRSS counts JACK's shared memory segment (~100 MB at these settings, mapped and locked by
+# libjack in every client and shared with jackd); jamboxd's own memory is the rest.
+vmrss=$(awk '/^VmRSS:/ {print $2}' "/proc/$b_pid/status")
+shmem=$(awk '/^RssShmem:/ {print $2}' "/proc/$b_pid/status")
+rss=$((vmrss - shmem))
+wait "$rec_pid" || die "recorder failed: $(tail -n 5 "$tmp/record.log")"
+sleep 1.5  # one more status line from B
+status=$(grep -o 'status room=.*' "$tmp/boxB.log" | tail -n 1)
+[[ -n $status ]] || die "box B printed no status line: $(tail -n 5 "$tmp/boxB.log")"
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $status"; }
+
+cpu_pct=$(awk -v c="$((c1 - c0))" -v hz="$clk_tck" -v a="$t0" -v b="$t1" \
+  'BEGIN { printf "%.2f", 100.0 * c / hz / (b - a) }')
+latency=$(jq -r '.latency_ms_median // empty' "$tmp/record.json")
+latency_frames=$(jq -r '.latency_frames_median // empty' "$tmp/record.json")
+impulses=$(jq -r '.impulses // 0' "$tmp/record.json")
+concealed=$(field concealed)
+late=$(field late)
+echo "e2e-bench: B $status" >&2
+jq -cn --argjson period "$period" --arg latency "${latency:-null}" \
+  --arg latency_frames "${latency_frames:-null}" --argjson impulses "$impulses" \
+  --argjson cpu "$cpu_pct" --argjson rss "${rss:-0}" --argjson vmrss "${vmrss:-0}" \
+  --argjson p999 "$(field engine_us_p999)" --argjson concealed "${concealed:-0}" \
+  --argjson late "${late:-0}" --argjson underruns "$(field underruns)" \
+  --argjson xruns "$(field xruns)" --argjson remotes "$remotes" --argjson seconds "$seconds" \
+  --argjson jitter "$jitter_ms" --argjson loss "$loss_pct" \
+  --argjson depth "$(field depth_ms)" --argjson received "$(field received)" \
+  '{period_frames: $period,
+    one_way_latency_ms: ($latency | tonumber? // null),
+    one_way_latency_frames: ($latency_frames | tonumber? // null),
+    jamboxd_cpu_pct: $cpu, jamboxd_rss_kb: $rss, jamboxd_vmrss_kb: $vmrss,
+    engine_us_p999: $p999,
+    lost: ([$concealed - $late, 0] | max), concealed: $concealed, late: $late,
+    underruns: $underruns, xruns_b: $xruns, impulses: $impulses, remotes: $remotes,
+    seconds: $seconds, jitter_ms: $jitter, loss_pct: $loss, depth_ms: $depth,
+    packets_received_b: $received}'

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds and runs every jambox test, the way CI does:
+#   1. format check (clang-format, the repo's .clang-format)
+#   2. `ci` preset (RelWithDebInfo, warnings as errors): unit, then integration tests
+#   3. `asan` preset (ASan + UBSan, warnings as errors): unit, then integration tests
+#   4. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target
+# Stops at the first failure. JAMBOX_FUZZ_SECONDS (default 60) bounds each fuzz target.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+jobs=$(nproc)
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "format check"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find lib daemon tests -name '*.[ch]pp')
+clang-format --dry-run -Werror "${sources[@]}"
+echo "clang-format: ${#sources[@]} files clean"
+
+for preset in ci asan; do
+  step "build: $preset"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  step "unit tests: $preset"
+  ctest --preset "$preset" -L unit -j "$jobs"
+  step "integration tests: $preset"
+  # One at a time: they start real servers and measure real traffic.
+  ctest --preset "$preset" -L integration -j 1
+done
+
+step "fuzz (${JAMBOX_FUZZ_SECONDS:-60} s per target)"
+cmake --preset fuzz -DJAMBOX_FUZZ_SECONDS="${JAMBOX_FUZZ_SECONDS:-60}" >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+ctest --preset fuzz -j 1
+
+step "all tests passed"

@@ -1,0 +1,51 @@
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <jambox/test/binaries.hpp>
+#include <stdexcept>
+#include <string>
+
+namespace jambox::test {
+namespace {
+
+bool is_executable_file(const std::filesystem::path& file) {
+  std::error_code error;
+  return std::filesystem::is_regular_file(file, error) && ::access(file.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
+std::filesystem::path build_dir() {
+  const char* dir = std::getenv("JAMBOX_BUILD_DIR");
+  if (dir == nullptr || *dir == '\0') {
+    throw std::runtime_error(
+        "JAMBOX_BUILD_DIR is not set: run the test through ctest, or export the build directory");
+  }
+  return dir;
+}
+
+std::filesystem::path find_binary(std::string_view name) {
+  const std::filesystem::path root = build_dir();
+  // Where the project's CMakeLists put programs; the search below covers any later move.
+  const std::array<std::filesystem::path, 5> usual = {
+      root / name, root / "bin" / name, root / "daemon" / "broadcast" / name,
+      root / "daemon" / name, root / "tests" / "bench" / "loadgen" / name};
+  for (const auto& candidate : usual) {
+    if (is_executable_file(candidate)) return candidate;
+  }
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           root, std::filesystem::directory_options::skip_permission_denied, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (it->is_directory() && it->path().filename() == "CMakeFiles") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->path().filename() == name && is_executable_file(it->path())) return it->path();
+  }
+  throw std::runtime_error("cannot find the program '" + std::string(name) + "' under " +
+                           root.string() + " (build it first)");
+}
+
+}  // namespace jambox::test

@@ -1,0 +1,206 @@
+// jamboxd's configuration: defaults, every key, and the errors an administrator will meet.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <jambox/box/config.hpp>
+#include <jambox/config/config.hpp>
+#include <jambox/test/temp_dir.hpp>
+#include <string>
+
+namespace box = jambox::box;
+using jambox::config::ConfigError;
+
+namespace {
+
+const std::string kRoom =
+    "[room]\nserver = \"192.0.2.1:7930\"\nname = \"main\"\nsecret = \"0123456789abcdef\"\n";
+
+}  // namespace
+
+TEST_CASE("a minimal file gives the documented defaults", "[box][config]") {
+  const box::BoxConfig c = box::parse_config(kRoom, "mini.conf");
+  CHECK(c.jack.client_name == "jamboxd");
+  CHECK(c.jack.server_name.empty());
+  CHECK(c.jack.capture[0] == "system:capture_1");
+  CHECK(c.jack.playback[1] == "system:playback_2");
+  CHECK(c.engine.packet_frames == 64);
+  CHECK(c.engine.jitter.floor_ms == Approx(1.0));
+  CHECK(c.engine.jitter.ceiling_ms == Approx(40.0));
+  CHECK(c.mix.monitor);
+  CHECK_FALSE(c.mix.metronome);
+  CHECK(c.room.server == "192.0.2.1:7930");
+  CHECK(c.room.name == "main");
+  CHECK(c.room.secret == "0123456789abcdef");
+  CHECK(c.log_level == jambox::log::Level::info);
+  CHECK(c.status_interval == std::chrono::seconds(60));
+  CHECK(c.warnings.empty());
+}
+
+TEST_CASE("every key is read", "[box][config]") {
+  const std::string text = R"(
+[audio]
+client_name = "box7"
+server_name = "pi"
+capture = ["system:capture_3", ""]
+playback = ["a:b", "c:d"]
+packet_frames = 128
+jitter_floor_ms = 2.5
+jitter_ceiling_ms = 20
+jitter_adaptive = false
+monitor = false
+monitor_gain_db = -6
+master_gain_db = -3
+metronome = true
+metronome_bpm = 90
+metronome_gain_db = -20
+[room]
+server = "jam.example.org:7930"
+name = "band.2"
+secret = "a secret of enough length"
+[logging]
+level = "debug"
+[status]
+interval_s = 5
+)";
+  const box::BoxConfig c = box::parse_config(text, "full.conf");
+  CHECK(c.jack.client_name == "box7");
+  CHECK(c.jack.server_name == "pi");
+  CHECK(c.jack.capture[1].empty());
+  CHECK(c.jack.playback[0] == "a:b");
+  CHECK(c.engine.packet_frames == 128);
+  CHECK(c.engine.jitter.floor_ms == Approx(2.5));
+  CHECK(c.engine.jitter.ceiling_ms == Approx(20.0));
+  CHECK_FALSE(c.engine.jitter.adaptive);
+  CHECK_FALSE(c.mix.monitor);
+  CHECK(c.mix.monitor_gain_db == Approx(-6.0));
+  CHECK(c.mix.master_gain_db == Approx(-3.0));
+  CHECK(c.mix.metronome);
+  CHECK(c.mix.metronome_bpm == Approx(90.0));
+  CHECK(c.mix.metronome_gain_db == Approx(-20.0));
+  CHECK(c.room.server == "jam.example.org:7930");
+  CHECK(c.room.name == "band.2");
+  CHECK(c.log_level == jambox::log::Level::debug);
+  CHECK(c.status_interval == std::chrono::seconds(5));
+  CHECK(c.warnings.empty());
+}
+
+TEST_CASE("configuration errors name the file, line and key", "[box][config]") {
+  SECTION("missing room server") {
+    try {
+      static_cast<void>(
+          box::parse_config("[room]\nname = \"x\"\nsecret = \"0123456789abcdef\"\n", "a.conf"));
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.key() == "room.server");
+      CHECK(std::string(e.what()).find("a.conf") == 0);
+    }
+  }
+  SECTION("packet_frames not a supported size") {
+    try {
+      static_cast<void>(box::parse_config("[audio]\npacket_frames = 100\n" + kRoom, "b.conf"));
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.key() == "audio.packet_frames");
+      CHECK(e.line() == 2);
+    }
+  }
+  SECTION("ceiling below floor") {
+    CHECK_THROWS_AS(
+        box::parse_config("[audio]\njitter_floor_ms = 10\njitter_ceiling_ms = 5\n" + kRoom, "c"),
+        ConfigError);
+  }
+  SECTION("short secret") {
+    CHECK_THROWS_AS(box::parse_config(
+                        "[room]\nserver = \"1.2.3.4:5\"\nname = \"x\"\nsecret = \"short\"\n", "d"),
+                    ConfigError);
+  }
+  SECTION("bad room name") {
+    CHECK_THROWS_AS(box::parse_config("[room]\nserver = \"1.2.3.4:5\"\nname = \"a room\"\n"
+                                      "secret = \"0123456789abcdef\"\n",
+                                      "e"),
+                    ConfigError);
+  }
+  SECTION("both secret and secret_file") {
+    CHECK_THROWS_AS(box::parse_config(kRoom + "secret_file = \"/nonexistent\"\n", "f"),
+                    ConfigError);
+  }
+  SECTION("unreadable secret file") {
+    CHECK_THROWS_AS(box::parse_config("[room]\nserver = \"1.2.3.4:5\"\nname = \"x\"\n"
+                                      "secret_file = \"/nonexistent/secret\"\n",
+                                      "g"),
+                    ConfigError);
+  }
+  SECTION("capture needs two names") {
+    CHECK_THROWS_AS(box::parse_config("[audio]\ncapture = [\"a:b\"]\n" + kRoom, "h"), ConfigError);
+  }
+  SECTION("unknown log level") {
+    CHECK_THROWS_AS(box::parse_config("[logging]\nlevel = \"loud\"\n" + kRoom, "i"), ConfigError);
+  }
+}
+
+TEST_CASE("unknown keys are warnings with a suggestion", "[box][config]") {
+  const box::BoxConfig c = box::parse_config("[audio]\nmonitr = true\n" + kRoom, "u.conf");
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0].find("audio.monitr") != std::string::npos);
+  CHECK(c.warnings[0].find("audio.monitor") != std::string::npos);
+}
+
+TEST_CASE("secret_file is read, trimmed, and loose permissions are warned about", "[box][config]") {
+  jambox::test::TempDir dir("box-config");
+  const auto secret = dir.write_file("room.secret", "0123456789abcdefXYZ\n");
+  const std::string text =
+      "[room]\nserver = \"1.2.3.4:5\"\nname = \"x\"\nsecret_file = \"" + secret.string() + "\"\n";
+  ::chmod(secret.c_str(), 0600);
+  box::BoxConfig c = box::parse_config(text, "s.conf");
+  CHECK(c.room.secret == "0123456789abcdefXYZ");
+  CHECK(c.warnings.empty());
+  ::chmod(secret.c_str(), 0644);
+  c = box::parse_config(text, "s.conf");
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0].find("chmod 600") != std::string::npos);
+}
+
+TEST_CASE("overrides win over the file", "[box][config]") {
+  const box::BoxConfig c =
+      box::parse_config(kRoom, "o.conf", {"room.name=other", "audio.packet_frames=32"});
+  CHECK(c.room.name == "other");
+  CHECK(c.engine.packet_frames == 32);
+}
+
+TEST_CASE("the shipped jamboxd.conf is valid and documents every key", "[box][config]") {
+  const char* source = std::getenv("JAMBOX_SOURCE_DIR");
+  REQUIRE(source != nullptr);
+  const std::filesystem::path shipped = std::filesystem::path(source) / "config" / "jamboxd.conf";
+  jambox::test::TempDir dir("box-config");
+  const auto secret = dir.write_file("room.secret", "0123456789abcdef0123");
+  ::chmod(secret.c_str(), 0600);
+  const box::BoxConfig c =
+      box::load_config_file(shipped, {"room.secret_file=\"" + secret.string() + "\""});
+  CHECK(c.warnings.empty());
+  CHECK(c.engine.packet_frames == 64);
+  const std::string text = jambox::test::read_text_file(shipped);
+  for (const char* key : {"client_name",
+                          "server_name",
+                          "capture",
+                          "playback",
+                          "packet_frames",
+                          "jitter_floor_ms",
+                          "jitter_ceiling_ms",
+                          "jitter_adaptive",
+                          "monitor",
+                          "monitor_gain_db",
+                          "master_gain_db",
+                          "metronome",
+                          "metronome_bpm",
+                          "metronome_gain_db",
+                          "server",
+                          "name",
+                          "secret",
+                          "secret_file",
+                          "level",
+                          "interval_s"}) {
+    INFO(key);
+    CHECK(text.find(std::string(key) + " =") != std::string::npos);
+  }
+}
