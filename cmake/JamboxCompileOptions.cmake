@@ -7,6 +7,7 @@ add_library(jambox::compile_options ALIAS jambox_compile_options)
 target_compile_options(jambox_compile_options INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
+  # No -Wnull-dereference: GCC 12 reports false positives at -O2 inside Asio and libstdc++.
   -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 if(JAMBOX_WERROR)
   target_compile_options(jambox_compile_options INTERFACE -Werror)

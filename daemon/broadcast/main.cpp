@@ -1,21 +1,18 @@
 // jambox-broadcast: forwards each jammer's audio to the other members of its room.
 // Command line, configuration and behaviour: docs/broadcast-server.md.
 
-// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
-// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <boost/program_options.hpp>
-#include <iostream>
 #include <jambox/broadcast/config.hpp>
 #include <jambox/broadcast/service.hpp>
 #include <jambox/config/config.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/version.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
 #include <string>
 #include <system_error>
 #include <vector>
-#pragma GCC diagnostic pop
 
 namespace po = boost::program_options;
 namespace broadcast = jambox::broadcast;

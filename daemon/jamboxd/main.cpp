@@ -1,21 +1,18 @@
 // jamboxd: captures the player's inputs from JACK, sends them to the room on jambox-broadcast and
 // plays the other jammers back. Configuration: config/jamboxd.conf.
 
-// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
-// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <boost/program_options.hpp>
-#include <iostream>
 #include <jambox/box/box.hpp>
 #include <jambox/box/config.hpp>
 #include <jambox/config/config.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/version.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
 #include <string>
 #include <system_error>
 #include <vector>
-#pragma GCC diagnostic pop
 
 namespace po = boost::program_options;
 namespace box = jambox::box;

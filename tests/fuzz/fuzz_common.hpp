@@ -2,11 +2,12 @@
 // Shared by the wire fuzz target and its seed generator: a room, and box sessions in each state
 // (never joined, JOIN sent, admitted) with the server-side keys that talk to them.
 
-#include <array>
-#include <cstdint>
 #include <jambox/crypto/crypto.hpp>
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <array>
+#include <cstdint>
 #include <span>
 #include <string_view>
 

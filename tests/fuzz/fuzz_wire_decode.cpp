@@ -6,15 +6,15 @@
 // must echo): that drives the code behind authentication (welcome handling, key derivation,
 // notices, RTT bookkeeping) with hostile field values too.
 
+#include "fuzz_common.hpp"
+#include <jambox/wire/packet.hpp>
+#include <jambox/wire/session.hpp>
+
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <jambox/wire/packet.hpp>
-#include <jambox/wire/session.hpp>
 #include <memory>
 #include <span>
-
-#include "fuzz_common.hpp"
 
 namespace {
 

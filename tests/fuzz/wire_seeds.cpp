@@ -3,6 +3,8 @@
 //
 //   fuzz_wire_seeds <directory>
 
+#include "fuzz_common.hpp"
+
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -10,8 +12,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include "fuzz_common.hpp"
 
 namespace {
 

@@ -1,10 +1,10 @@
 // A real jambox-broadcast on the loopback interface: who receives what.
+#include "integration.hpp"
+
 #include <sys/socket.h>
 
 #include <set>
 #include <thread>
-
-#include "integration.hpp"
 
 namespace jt = jambox::test;
 namespace wire = jambox::wire;

@@ -2,12 +2,14 @@
 // Shared bits of the integration tests: generous waits (a slow, sanitized build on a busy
 // machine must still pass) and a helper that admits a handful of jammers.
 
-#include <catch2/catch.hpp>
-#include <chrono>
 #include <jambox/test/server.hpp>
 #include <jambox/test/stats.hpp>
 #include <jambox/test/temp_dir.hpp>
 #include <jambox/test/test_jammer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>

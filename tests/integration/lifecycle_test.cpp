@@ -1,12 +1,12 @@
 // jambox-broadcast as a service: configuration checks, SIGHUP reloads, SIGTERM/SIGINT stops.
-#include <atomic>
-#include <csignal>
+#include "integration.hpp"
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/process.hpp>
+
+#include <atomic>
+#include <csignal>
 #include <mutex>
 #include <thread>
-
-#include "integration.hpp"
 
 namespace jt = jambox::test;
 namespace wire = jambox::wire;

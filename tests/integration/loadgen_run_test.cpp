@@ -1,10 +1,10 @@
 // A short jambox-loadgen run against a real server: the result line is one JSON object whose
 // figures add up. Timings are reported by the benchmark, never asserted here.
+#include "integration.hpp"
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/process.hpp>
-#include <sstream>
 
-#include "integration.hpp"
+#include <sstream>
 
 namespace jt = jambox::test;
 

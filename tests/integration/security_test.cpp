@@ -1,13 +1,13 @@
 // Hostile input against a real jambox-broadcast: every kind is dropped, counted under its reason,
 // never answered, and the members' traffic carries on untouched.
+#include "integration.hpp"
+#include <jambox/crypto/crypto.hpp>
+
 #include <algorithm>
 #include <cstring>
-#include <jambox/crypto/crypto.hpp>
 #include <map>
 #include <set>
 #include <thread>
-
-#include "integration.hpp"
 
 namespace jt = jambox::test;
 namespace wire = jambox::wire;

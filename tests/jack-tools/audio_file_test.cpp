@@ -1,9 +1,11 @@
-#include <unistd.h>
+#include <jambox/jacktest/audio_file.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
-#include <jambox/jacktest/audio_file.hpp>
 #include <string>
 
 namespace jt = jambox::jacktest;

@@ -1,13 +1,15 @@
 // jack::Client against real JACK servers (jackd -d dummy, see jack_server.hpp for the flags that
 // work in our containers): ports, auto-connection, the processor's frame counts, refusals of
 // unsupported rates and periods, and what happens when the server disappears.
-#include <algorithm>
-#include <atomic>
-#include <catch2/catch.hpp>
-#include <chrono>
 #include <jambox/jack/client.hpp>
 #include <jambox/jacktest/jack_server.hpp>
 #include <jambox/test/temp_dir.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <limits>
 #include <string>
 #include <thread>

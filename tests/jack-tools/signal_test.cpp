@@ -1,7 +1,9 @@
-#include <catch2/catch.hpp>
-#include <cmath>
 #include <jambox/jacktest/analysis.hpp>
 #include <jambox/jacktest/signal.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
 #include <vector>
 
 namespace jt = jambox::jacktest;

@@ -1,15 +1,17 @@
 // jack::Supervisor against real JACK servers that come, go, hang and change settings: the owner's
 // loop keeps running, the state and events tell what happened, and audio comes back by itself.
-#include <algorithm>
-#include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <catch2/catch.hpp>
-#include <chrono>
-#include <functional>
 #include <jambox/jack/supervisor.hpp>
 #include <jambox/jacktest/jack_server.hpp>
 #include <jambox/test/temp_dir.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 

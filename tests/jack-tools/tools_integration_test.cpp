@@ -1,14 +1,16 @@
 // jambox-jack-play and jambox-jack-record as the end-to-end harness uses them: real processes on a
 // real (dummy) JACK server, the player's signal recorded through a direct JACK connection.
-#include <catch2/catch.hpp>
-#include <chrono>
-#include <cmath>
 #include <jambox/jacktest/audio_file.hpp>
 #include <jambox/jacktest/jack_server.hpp>
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/process.hpp>
 #include <jambox/test/temp_dir.hpp>
+
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
 #include <sstream>
 #include <string>
 #include <vector>

@@ -1,7 +1,8 @@
+#include <jambox/audio/concealer.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <jambox/audio/concealer.hpp>
 #include <numbers>
 
 namespace jambox::audio {

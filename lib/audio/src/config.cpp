@@ -1,5 +1,6 @@
-#include <cmath>
 #include <jambox/audio/config.hpp>
+
+#include <cmath>
 #include <stdexcept>
 #include <string>
 

@@ -1,7 +1,8 @@
-#include <algorithm>
-#include <cmath>
 #include <jambox/audio/dsp.hpp>
 #include <jambox/audio/snapshot.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <numbers>
 
 namespace jambox::audio {

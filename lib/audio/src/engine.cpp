@@ -1,12 +1,13 @@
-#include <algorithm>
-#include <array>
-#include <cmath>
 #include <jambox/audio/dsp.hpp>
 #include <jambox/audio/engine.hpp>
 #include <jambox/audio/jitter_buffer.hpp>
 #include <jambox/audio/meter.hpp>
 #include <jambox/audio/metronome.hpp>
 #include <jambox/audio/seqlock.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
 
 namespace jambox::audio {
 namespace {

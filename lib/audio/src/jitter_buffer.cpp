@@ -1,9 +1,10 @@
-#include <algorithm>
-#include <array>
-#include <cmath>
 #include <jambox/audio/concealer.hpp>
 #include <jambox/audio/jitter_buffer.hpp>
 #include <jambox/audio/resampler.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <limits>
 
 namespace jambox::audio {

@@ -1,7 +1,8 @@
-#include <algorithm>
-#include <cmath>
 #include <jambox/audio/dsp.hpp>
 #include <jambox/audio/meter.hpp>
+
+#include <algorithm>
+#include <cmath>
 
 namespace jambox::audio {
 

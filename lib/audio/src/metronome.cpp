@@ -1,8 +1,9 @@
-#include <algorithm>
-#include <cmath>
 #include <jambox/audio/config.hpp>
 #include <jambox/audio/dsp.hpp>
 #include <jambox/audio/metronome.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numbers>
 

@@ -1,8 +1,9 @@
+#include <jambox/audio/resampler.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <jambox/audio/resampler.hpp>
 #include <numbers>
 
 namespace jambox::audio {

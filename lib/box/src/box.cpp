@@ -1,27 +1,24 @@
-// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
-// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <jambox/audio/engine.hpp>
+#include <jambox/box/box.hpp>
+#include <jambox/box/jam_link.hpp>
+#include <jambox/config/config.hpp>
+#include <jambox/jack/supervisor.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/system/notify.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <sys/mman.h>
 
 #include <array>
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <jambox/audio/engine.hpp>
-#include <jambox/box/box.hpp>
-#include <jambox/config/config.hpp>
-#include <jambox/jack/supervisor.hpp>
-#include <jambox/log/log.hpp>
-#include <jambox/net/jam_link.hpp>
-#include <jambox/system/notify.hpp>
 #include <optional>
-#pragma GCC diagnostic pop
 
 namespace jambox::box {
 
@@ -83,7 +80,7 @@ class Processor final : public jack::AudioProcessor {
                std::uint32_t frames) noexcept override {
     const std::uint64_t start = now_ns();
     const audio::ProcessResult r = engine_.process(in, out, frames, start / 1000U);
-    if (r.wake_network()) net::JamLink::wake(wake_fd_);
+    if (r.wake_network()) JamLink::wake(wake_fd_);
     const std::uint64_t us = (now_ns() - start) / 1000U;
     const std::size_t bucket = us < kBuckets - 1 ? static_cast<std::size_t>(us) : kBuckets - 1;
     histogram_[bucket].fetch_add(1, std::memory_order_relaxed);
@@ -114,8 +111,8 @@ class Processor final : public jack::AudioProcessor {
   std::array<std::atomic<std::uint64_t>, kBuckets> histogram_{};
 };
 
-net::JamLinkConfig link_config(const BoxConfig& c) {
-  net::JamLinkConfig l;
+JamLinkConfig link_config(const BoxConfig& c) {
+  JamLinkConfig l;
   l.server = c.room.server;
   l.room = c.room.name;
   l.secret = c.room.secret;
@@ -299,17 +296,17 @@ struct Box::Impl {
     return f;
   }
 
-  [[nodiscard]] std::size_t members(const net::LinkStats& l, const Figures& f) const {
-    if (l.state != net::LinkState::joined) return 0;
+  [[nodiscard]] std::size_t members(const LinkStats& l, const Figures& f) const {
+    if (l.state != LinkState::joined) return 0;
     return 1 + f.remotes;
   }
 
   void update_status() {
-    const net::LinkStats l = link.stats();
+    const LinkStats l = link.stats();
     const jack::SupervisorStatus j = supervisor.status();
     const Figures f = figures();
-    std::string text = fmt::format("room {}: {}", l.room, net::link_state_name(l.state));
-    if (l.state == net::LinkState::joined) {
+    std::string text = fmt::format("room {}: {}", l.room, link_state_name(l.state));
+    if (l.state == LinkState::joined) {
       text += fmt::format(", {} members, RTT {:.1f} ms", members(l, f),
                           static_cast<double>(l.rtt_us) / 1000.0);
     } else if (!l.last_problem.empty()) {
@@ -326,14 +323,14 @@ struct Box::Impl {
 
   // The periodic journal line: key=value so it is easy to grep and to parse in benchmarks.
   [[nodiscard]] std::string journal_line() const {
-    const net::LinkStats l = link.stats();
+    const LinkStats l = link.stats();
     const jack::SupervisorStatus j = supervisor.status();
     const Figures f = figures();
     return fmt::format(
         "status room={} link={} members={} rtt_ms={:.2f} jack={} period={} rate={} xruns={} "
         "engine_us_p999={} remotes={} depth_ms={:.2f} concealed={} underruns={} late={} "
         "sent={} received={} keepalives={} rejected={} inbound_dropped={} rejoins={}",
-        l.room, l.state == net::LinkState::joined ? "joined" : "not-joined", members(l, f),
+        l.room, l.state == LinkState::joined ? "joined" : "not-joined", members(l, f),
         static_cast<double>(l.rtt_us) / 1000.0,
         j.state == jack::State::connected ? "connected" : "down", j.period, j.sample_rate, j.xruns,
         processor.quantile_us(0.999), f.remotes, static_cast<double>(f.depth_ms), f.concealed,
@@ -347,7 +344,7 @@ struct Box::Impl {
   std::function<BoxConfig()> reload;
   BoxOptions options;
   audio::Engine engine;
-  net::JamLink link;
+  JamLink link;
   Processor processor;
   jack::Supervisor supervisor;
   system::Notifier notifier;

@@ -1,16 +1,12 @@
-// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
-// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <sys/stat.h>
-
-#include <fstream>
 #include <jambox/box/config.hpp>
 #include <jambox/config/config.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
-#pragma GCC diagnostic pop
 
 namespace jambox::box {
 

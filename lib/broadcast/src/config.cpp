@@ -1,4 +1,8 @@
+#include <jambox/broadcast/config.hpp>
+#include <jambox/wire/session.hpp>
+
 #include <fmt/format.h>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -6,8 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <jambox/broadcast/config.hpp>
-#include <jambox/wire/session.hpp>
 #include <system_error>
 
 namespace jambox::broadcast {

@@ -1,20 +1,22 @@
+#include <jambox/broadcast/server.hpp>
+#include <jambox/broadcast/shard.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/net/udp_socket.hpp>
+#include <jambox/system/process.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <future>
-#include <jambox/broadcast/server.hpp>
-#include <jambox/broadcast/shard.hpp>
-#include <jambox/log/log.hpp>
-#include <jambox/net/udp_socket.hpp>
-#include <jambox/system/process.hpp>
 #include <map>
 #include <mutex>
 #include <thread>

@@ -1,27 +1,24 @@
-// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
-// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <fcntl.h>
-#include <fmt/format.h>
-#include <unistd.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <cerrno>
-#include <chrono>
-#include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <jambox/broadcast/server.hpp>
 #include <jambox/broadcast/service.hpp>
 #include <jambox/config/config.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/system/notify.hpp>
 #include <jambox/version.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <optional>
-#pragma GCC diagnostic pop
 
 namespace jambox::broadcast {
 namespace {

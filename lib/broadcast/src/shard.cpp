@@ -1,8 +1,9 @@
+#include <jambox/broadcast/shard.hpp>
+#include <jambox/crypto/crypto.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <jambox/broadcast/shard.hpp>
-#include <jambox/crypto/crypto.hpp>
 #include <limits>
 #include <unordered_map>
 #include <utility>

@@ -1,9 +1,10 @@
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <jambox/broadcast/stats.hpp>
 #include <jambox/version.hpp>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 namespace jambox::broadcast {
 

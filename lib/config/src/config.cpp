@@ -1,8 +1,9 @@
 #include "jambox/config/config.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <toml++/toml.h>
+
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+#include <jambox/crypto/crypto.hpp>
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -7,7 +9,6 @@
 
 #include <climits>
 #include <cstring>
-#include <jambox/crypto/crypto.hpp>
 #include <memory>
 #include <stdexcept>
 #include <string>

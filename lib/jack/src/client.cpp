@@ -1,5 +1,7 @@
 #include "jambox/jack/client.hpp"
 
+#include "jambox/log/log.hpp"
+
 #include <jack/jack.h>
 #include <jack/thread.h>
 
@@ -10,8 +12,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
-
-#include "jambox/log/log.hpp"
 
 namespace jambox::jack {
 namespace {

@@ -1,7 +1,10 @@
 #include "jambox/jack/supervisor.hpp"
 
+#include "jambox/log/log.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -9,8 +12,6 @@
 #include <optional>
 #include <thread>
 #include <utility>
-
-#include "jambox/log/log.hpp"
 
 namespace jambox::jack {
 namespace {

@@ -1,8 +1,9 @@
 #include "jambox/log/log.hpp"
 
+#include <systemd/sd-journal.h>
+
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <atomic>

@@ -1,6 +1,7 @@
+#include <jambox/net/batch.hpp>
+
 #include <algorithm>
 #include <cstring>
-#include <jambox/net/batch.hpp>
 #include <stdexcept>
 
 namespace jambox::net {

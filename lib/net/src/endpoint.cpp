@@ -1,7 +1,9 @@
+#include <jambox/net/endpoint.hpp>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/system/error_code.hpp>
+
 #include <charconv>
-#include <jambox/net/endpoint.hpp>
 #include <stdexcept>
 
 namespace jambox::net {

@@ -1,19 +1,16 @@
-// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
-// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <linux/filter.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <jambox/net/udp_socket.hpp>
 
 #include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/system/system_error.hpp>
+#include <linux/filter.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <climits>
-#include <jambox/net/udp_socket.hpp>
 #include <string>
-#pragma GCC diagnostic pop
 
 namespace jambox::net {
 namespace {

@@ -1,14 +1,14 @@
 #include "jambox/system/notify.hpp"
 
+#include "jambox/log/log.hpp"
+#include "jambox/system/process.hpp"
+
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-
-#include "jambox/log/log.hpp"
-#include "jambox/system/process.hpp"
 
 namespace jambox::system {
 

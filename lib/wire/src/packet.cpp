@@ -1,10 +1,10 @@
-#include <algorithm>
-#include <cmath>
-#include <cstring>
+#include "bytes.hpp"
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
 
-#include "bytes.hpp"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 
 namespace jambox::wire {
 namespace {

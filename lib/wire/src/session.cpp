@@ -1,11 +1,11 @@
+#include "bytes.hpp"
+#include <jambox/wire/session.hpp>
+
 #include <algorithm>
 #include <cstring>
-#include <jambox/wire/session.hpp>
 #include <limits>
 #include <stdexcept>
 #include <tuple>
-
-#include "bytes.hpp"
 
 namespace jambox::wire {
 namespace {

@@ -8,6 +8,9 @@
 //
 //   jambox-crypto-bench [--runs N] [--iterations N]
 
+#include <jambox/crypto/crypto.hpp>
+#include <jambox/wire/packet.hpp>
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -20,8 +23,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <jambox/crypto/crypto.hpp>
-#include <jambox/wire/packet.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>

@@ -9,6 +9,9 @@
 // interrupt noise floor). engine_us_p999 is the 7-remote wall figure (target <= 30 us). The bench
 // runs SCHED_FIFO with locked memory when allowed, as JACK's audio thread does (reported as
 // sched_fifo/mlocked). Usage: jambox-engine-bench [periods]
+#include <jambox/audio/engine.hpp>
+#include <jambox/wire/packet.hpp>
+
 #include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -19,8 +22,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <jambox/audio/engine.hpp>
-#include <jambox/wire/packet.hpp>
 #include <random>
 #include <string>
 #include <vector>

@@ -1,8 +1,9 @@
 #include "junk.hpp"
 
+#include <jambox/wire/packet.hpp>
+
 #include <algorithm>
 #include <cstring>
-#include <jambox/wire/packet.hpp>
 
 namespace jambox::loadgen {
 namespace {

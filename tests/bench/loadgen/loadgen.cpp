@@ -1,5 +1,14 @@
 #include "loadgen.hpp"
 
+#include "histogram.hpp"
+#include "junk.hpp"
+#include <jambox/crypto/crypto.hpp>
+#include <jambox/system/process.hpp>
+#include <jambox/wire/packet.hpp>
+#include <jambox/wire/session.hpp>
+
+#include <nlohmann/json.hpp>
+
 #include <netdb.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -16,23 +25,15 @@
 #include <cstring>
 #include <ctime>
 #include <iomanip>
-#include <jambox/crypto/crypto.hpp>
-#include <jambox/system/process.hpp>
-#include <jambox/wire/packet.hpp>
-#include <jambox/wire/session.hpp>
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <numbers>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <thread>
 #include <utility>
-
-#include "histogram.hpp"
-#include "junk.hpp"
 
 namespace jambox::loadgen {
 namespace {

@@ -1,15 +1,16 @@
 // Unit tests of the load generator's parts that do not need a server.
 #include "loadgen.hpp"
 
-#include <catch2/catch.hpp>
+#include "histogram.hpp"
+#include "junk.hpp"
 #include <jambox/crypto/crypto.hpp>
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <catch2/catch.hpp>
+
 #include <sstream>
 #include <vector>
-
-#include "histogram.hpp"
-#include "junk.hpp"
 
 using jambox::loadgen::Histogram;
 using jambox::loadgen::JunkGenerator;

@@ -1,8 +1,8 @@
 // jambox-loadgen: simulated jammers for benchmarking jambox-broadcast. Prints one JSON line.
+#include "loadgen.hpp"
+
 #include <exception>
 #include <iostream>
-
-#include "loadgen.hpp"
 
 int main(int argc, char** argv) {
   jambox::loadgen::Options options;

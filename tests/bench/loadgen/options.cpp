@@ -1,8 +1,9 @@
-#include <boost/program_options.hpp>
-#include <jambox/wire/session.hpp>
-#include <ostream>
-
 #include "loadgen.hpp"
+#include <jambox/wire/session.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <ostream>
 
 namespace jambox::loadgen {
 

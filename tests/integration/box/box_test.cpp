@@ -3,16 +3,18 @@
 // outputs intact, never out of A's own; A survives its JACK server being killed and restarted;
 // SIGTERM makes A leave the room, and B falls silent. Nothing here asserts timings: every wait
 // is generous and only bounds a failing test.
-#include <catch2/catch.hpp>
-#include <chrono>
-#include <csignal>
 #include <jambox/jacktest/jack_server.hpp>
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/process.hpp>
 #include <jambox/test/server.hpp>
 #include <jambox/test/temp_dir.hpp>
-#include <memory>
+
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>

@@ -1,12 +1,14 @@
 #include "jambox/jacktest/jack_server.hpp"
 
+#include <jambox/test/temp_dir.hpp>
+
 #include <jack/jack.h>
+
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <jambox/test/temp_dir.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>

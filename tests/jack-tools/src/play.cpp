@@ -3,17 +3,18 @@
 //
 //   jambox-jack-play -s boxA -p jamboxd:in_1 -p jamboxd:in_2 --signal noise -t 30
 //   jambox-jack-play -s boxA -p jamboxd:in_1 --signal impulse --interval-ms 250 -t 30
+#include "tool_common.hpp"
+#include <jambox/jack/client.hpp>
+#include <jambox/jacktest/signal.hpp>
+#include <jambox/log/log.hpp>
+
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <iostream>
-#include <jambox/jack/client.hpp>
-#include <jambox/jacktest/signal.hpp>
-#include <jambox/log/log.hpp>
-#include <nlohmann/json.hpp>
 #include <thread>
-
-#include "tool_common.hpp"
 
 namespace po = boost::program_options;
 namespace jt = jambox::jacktest;

@@ -11,21 +11,22 @@
 // another lag, i.e. lost or repeated audio), dropouts (runs of exact zeros) and, for multitone,
 // discontinuities; for impulses each arrival time on the monotonic clock grid, giving the latency
 // in frames.
-#include <algorithm>
-#include <atomic>
-#include <cmath>
-#include <iostream>
+#include "tool_common.hpp"
 #include <jambox/jack/client.hpp>
 #include <jambox/jacktest/analysis.hpp>
 #include <jambox/jacktest/audio_file.hpp>
 #include <jambox/jacktest/signal.hpp>
 #include <jambox/log/log.hpp>
-#include <limits>
+
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <iostream>
+#include <limits>
 #include <optional>
 #include <thread>
-
-#include "tool_common.hpp"
 
 namespace po = boost::program_options;
 namespace jt = jambox::jacktest;

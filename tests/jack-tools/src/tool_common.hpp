@@ -1,11 +1,13 @@
 #pragma once
 // Command-line plumbing shared by jambox-jack-play and jambox-jack-record.
 
-#include <atomic>
-#include <boost/program_options.hpp>
-#include <chrono>
 #include <jambox/jack/client.hpp>
 #include <jambox/jacktest/signal.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <atomic>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>

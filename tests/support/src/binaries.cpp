@@ -1,8 +1,9 @@
+#include <jambox/test/binaries.hpp>
+
 #include <unistd.h>
 
 #include <array>
 #include <cstdlib>
-#include <jambox/test/binaries.hpp>
 #include <stdexcept>
 #include <string>
 

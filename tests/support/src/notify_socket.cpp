@@ -1,3 +1,5 @@
+#include <jambox/test/notify_socket.hpp>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -6,7 +8,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <jambox/test/notify_socket.hpp>
 #include <stdexcept>
 #include <system_error>
 

@@ -1,3 +1,6 @@
+#include <jambox/test/process.hpp>
+#include <jambox/test/temp_dir.hpp>
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -7,8 +10,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <jambox/test/process.hpp>
-#include <jambox/test/temp_dir.hpp>
 #include <system_error>
 #include <thread>
 

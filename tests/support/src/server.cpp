@@ -1,10 +1,11 @@
-#include <csignal>
-#include <fstream>
 #include <jambox/crypto/crypto.hpp>
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/server.hpp>
 #include <jambox/test/stats.hpp>
 #include <jambox/test/temp_dir.hpp>
+
+#include <csignal>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -98,6 +99,9 @@ BroadcastServer::~BroadcastServer() {
 void BroadcastServer::start(const TempDir& dir, const std::string& config_text,
                             std::vector<std::string> extra_args) {
   config_file_ = dir.write_file("jambox-broadcast.conf", config_text);
+  // It holds room secrets: readable by its owner only, as the server asks of real configs.
+  std::filesystem::permissions(
+      config_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   stats_file_ = stats_path(dir);
   notify_ = std::make_unique<NotifySocket>(dir.path());
 
@@ -155,6 +159,8 @@ bool BroadcastServer::reload(const std::string& config_text, milliseconds timeou
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
     out << config_text;
   }
+  std::filesystem::permissions(
+      partial, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::filesystem::rename(partial, config_file_);
   if (!process_->signal(SIGHUP)) return false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;

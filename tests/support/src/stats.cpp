@@ -1,5 +1,6 @@
 #include <jambox/test/stats.hpp>
 #include <jambox/test/temp_dir.hpp>
+
 #include <thread>
 
 namespace jambox::test {

@@ -1,8 +1,9 @@
+#include <jambox/test/temp_dir.hpp>
+
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <jambox/test/temp_dir.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>

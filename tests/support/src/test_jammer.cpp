@@ -1,7 +1,8 @@
-#include <algorithm>
-#include <cmath>
 #include <jambox/system/process.hpp>
 #include <jambox/test/test_jammer.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <numbers>
 
 namespace jambox::test {

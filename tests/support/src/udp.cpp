@@ -1,3 +1,5 @@
+#include <jambox/test/udp.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -5,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <jambox/test/udp.hpp>
 #include <stdexcept>
 #include <string>
 #include <system_error>

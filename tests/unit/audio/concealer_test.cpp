@@ -1,12 +1,13 @@
 // Concealment output continuity: a gap filled by the concealer joins the real audio on both sides
 // without the jumps a zero-fill (or a plain repeat) produces.
-#include <catch2/catch.hpp>
-#include <cmath>
+#include "sim.hpp"
 #include <jambox/audio/concealer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
 #include <numbers>
 #include <vector>
-
-#include "sim.hpp"
 
 using namespace jambox::audio;
 using namespace jambox::audio::test;

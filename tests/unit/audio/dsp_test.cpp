@@ -1,10 +1,12 @@
 // Mixer arithmetic, meters and the snapshot seqlock.
-#include <atomic>
-#include <catch2/catch.hpp>
-#include <cmath>
 #include <jambox/audio/dsp.hpp>
 #include <jambox/audio/meter.hpp>
 #include <jambox/audio/seqlock.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cmath>
 #include <numbers>
 #include <thread>
 #include <vector>

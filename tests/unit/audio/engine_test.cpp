@@ -1,11 +1,13 @@
 // The engine end to end, without JACK: packets in and out, mixer math, monitor, meters,
 // metronome and remote slot management.
-#include <array>
-#include <catch2/catch.hpp>
-#include <cmath>
 #include <jambox/audio/dsp.hpp>
 #include <jambox/audio/engine.hpp>
 #include <jambox/wire/packet.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cmath>
 #include <numbers>
 #include <vector>
 

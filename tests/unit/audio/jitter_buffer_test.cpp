@@ -1,9 +1,9 @@
 // The jitter buffer under synthetic jitter, loss, reordering, duplicates and clock drift.
-#include <catch2/catch.hpp>
-#include <jambox/audio/jitter_buffer.hpp>
-
 #include "sim.hpp"
 #include "track.hpp"
+#include <jambox/audio/jitter_buffer.hpp>
+
+#include <catch2/catch.hpp>
 
 using namespace jambox::audio;
 using namespace jambox::audio::test;

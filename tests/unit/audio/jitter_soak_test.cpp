@@ -1,11 +1,12 @@
 // The jitter buffer over minutes of simulated audio: clock drift, jitter, loss, duplicates and
 // reordering together. Kept apart from the quick cases because it runs for a while.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <jambox/audio/jitter_buffer.hpp>
-
 #include "sim.hpp"
 #include "track.hpp"
+#include <jambox/audio/jitter_buffer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
 
 using namespace jambox::audio;
 using namespace jambox::audio::test;

@@ -1,7 +1,9 @@
 // The drift-compensating resampler: exact at ratio 1, clean at ratios near 1.
-#include <catch2/catch.hpp>
-#include <cmath>
 #include <jambox/audio/resampler.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
 #include <numbers>
 #include <vector>
 

@@ -2,13 +2,15 @@
 // new/delete (per thread) watches the audio thread while the engine runs 100,000 periods of 64
 // frames with remotes joining, leaving, losing, duplicating and reordering packets, stream
 // resyncs, malformed slots, a full room, control commands and snapshot readers.
-#include <array>
-#include <atomic>
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdlib>
 #include <jambox/audio/engine.hpp>
 #include <jambox/wire/packet.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <new>
 #include <random>
 #include <thread>

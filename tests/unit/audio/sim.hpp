@@ -2,11 +2,12 @@
 // Test support: a sender with its own sound-card clock, a network that delays, loses, duplicates
 // and reorders, and a receiver that plays a JitterBuffer period by period.
 
+#include <jambox/audio/jitter_buffer.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <jambox/audio/jitter_buffer.hpp>
 #include <numbers>
 #include <queue>
 #include <random>

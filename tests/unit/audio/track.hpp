@@ -1,9 +1,10 @@
 #pragma once
 // Test support: follows a jitter buffer's statistics once per simulated second.
 
+#include <jambox/audio/snapshot.hpp>
+
 #include <algorithm>
 #include <functional>
-#include <jambox/audio/snapshot.hpp>
 
 namespace jambox::audio::test {
 

@@ -1,11 +1,13 @@
 // jamboxd's configuration: defaults, every key, and the errors an administrator will meet.
-#include <sys/stat.h>
-
-#include <catch2/catch.hpp>
-#include <cstdlib>
 #include <jambox/box/config.hpp>
 #include <jambox/config/config.hpp>
 #include <jambox/test/temp_dir.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <string>
 
 namespace box = jambox::box;

@@ -1,17 +1,18 @@
 // Proves that steady-state forwarding through a shard performs no heap allocation: the global
 // operator new of this executable counts calls while a flag is set, and OpenSSL's allocator is
 // routed through a counting hook too (ChaCha20-Poly1305 runs inside OpenSSL).
-#include <openssl/crypto.h>
-
-#include <array>
-#include <atomic>
-#include <catch2/catch.hpp>
-#include <cstddef>
-#include <cstdlib>
 #include <jambox/broadcast/shard.hpp>
 #include <jambox/crypto/crypto.hpp>
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <catch2/catch.hpp>
+#include <openssl/crypto.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
 #include <memory>
 #include <new>
 #include <vector>

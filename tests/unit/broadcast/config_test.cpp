@@ -1,12 +1,14 @@
+#include <jambox/broadcast/config.hpp>
+#include <jambox/config/config.hpp>
+
+#include <catch2/catch.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <jambox/broadcast/config.hpp>
-#include <jambox/config/config.hpp>
 #include <string>
 
 namespace fs = std::filesystem;

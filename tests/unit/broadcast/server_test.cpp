@@ -1,6 +1,14 @@
 // The threaded Server on real loopback sockets, in process: steering across workers, JOINs routed
 // to the owning shard, forwarding, reload and stop. (Tests of the jambox-broadcast process live
 // in tests/integration.)
+#include <jambox/broadcast/server.hpp>
+#include <jambox/config/config.hpp>
+#include <jambox/net/endpoint.hpp>
+#include <jambox/wire/packet.hpp>
+#include <jambox/wire/session.hpp>
+
+#include <catch2/catch.hpp>
+
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -8,13 +16,7 @@
 #include <unistd.h>
 
 #include <array>
-#include <catch2/catch.hpp>
 #include <chrono>
-#include <jambox/broadcast/server.hpp>
-#include <jambox/config/config.hpp>
-#include <jambox/net/endpoint.hpp>
-#include <jambox/wire/packet.hpp>
-#include <jambox/wire/session.hpp>
 #include <optional>
 #include <string>
 #include <thread>

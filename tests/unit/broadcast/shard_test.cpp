@@ -1,11 +1,13 @@
 // The socket-free shard core, driven with datagrams built by wire::ClientSession (the box side).
-#include <array>
-#include <catch2/catch.hpp>
-#include <cstdint>
-#include <cstring>
 #include <jambox/broadcast/shard.hpp>
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>

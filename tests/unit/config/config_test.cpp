@@ -1,8 +1,9 @@
 #include "jambox/config/config.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>

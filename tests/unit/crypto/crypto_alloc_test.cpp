@@ -1,11 +1,12 @@
 // The per-packet crypto path must not allocate: neither through operator new nor through
 // OpenSSL's own allocator (which operator new does not see).
-#include <array>
-#include <catch2/catch.hpp>
-#include <cstdint>
+#include "alloc_counter.hpp"
 #include <jambox/crypto/crypto.hpp>
 
-#include "alloc_counter.hpp"
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
 
 namespace {
 

@@ -1,8 +1,10 @@
+#include <jambox/crypto/crypto.hpp>
+
+#include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <array>
-#include <catch2/catch.hpp>
 #include <cstdint>
-#include <jambox/crypto/crypto.hpp>
 #include <string>
 #include <string_view>
 #include <utility>

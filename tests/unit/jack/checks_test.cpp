@@ -1,9 +1,10 @@
-#include <jack/types.h>
-
-#include <catch2/catch.hpp>
-#include <chrono>
 #include <jambox/jack/checks.hpp>
 #include <jambox/jack/supervisor.hpp>
+
+#include <catch2/catch.hpp>
+#include <jack/types.h>
+
+#include <chrono>
 #include <string>
 
 using jambox::jack::ErrorKind;

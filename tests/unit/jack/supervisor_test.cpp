@@ -1,15 +1,17 @@
 // The supervisor against a JACK server that does not exist: it must keep retrying with backoff,
 // report "waiting for JACK" with a plain-words reason, and never block the event loop. (The
 // tests with real servers are in tests/jack-tools.)
-#include <unistd.h>
+#include <jambox/jack/supervisor.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
+
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <functional>
-#include <jambox/jack/supervisor.hpp>
 #include <string>
 
 using namespace std::chrono_literals;

@@ -1,10 +1,11 @@
 #include "jambox/log/log.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <regex>
 #include <sstream>

@@ -1,5 +1,7 @@
-#include <catch2/catch.hpp>
 #include <jambox/net/endpoint.hpp>
+
+#include <catch2/catch.hpp>
+
 #include <stdexcept>
 #include <string>
 

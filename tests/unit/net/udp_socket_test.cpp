@@ -1,11 +1,13 @@
-#include <array>
+#include <jambox/net/batch.hpp>
+#include <jambox/net/udp_socket.hpp>
+
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <jambox/net/batch.hpp>
-#include <jambox/net/udp_socket.hpp>
 #include <set>
 #include <thread>
 #include <vector>

@@ -1,3 +1,9 @@
+#include "jambox/system/notify.hpp"
+#include "jambox/system/process.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -6,8 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -16,9 +20,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "jambox/system/notify.hpp"
-#include "jambox/system/process.hpp"
 
 namespace {
 

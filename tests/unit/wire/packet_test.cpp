@@ -1,10 +1,12 @@
-#include <array>
+#include <jambox/wire/packet.hpp>
+#include <jambox/wire/session.hpp>
+
 #include <catch2/catch.hpp>
+
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <jambox/wire/packet.hpp>
-#include <jambox/wire/session.hpp>
 #include <limits>
 #include <set>
 #include <vector>

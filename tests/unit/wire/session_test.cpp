@@ -1,8 +1,10 @@
-#include <array>
-#include <catch2/catch.hpp>
-#include <cstdint>
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -1,12 +1,13 @@
 // The per-packet paths of the wire layer allocate nothing, neither via operator new nor via
 // OpenSSL's allocator: seal/decode/verify and the admitted ClientSession's send/receive.
-#include <array>
-#include <catch2/catch.hpp>
-#include <cstdint>
+#include "alloc_counter.hpp"
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
 
-#include "alloc_counter.hpp"
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
 
 namespace {
 namespace wire = jambox::wire;

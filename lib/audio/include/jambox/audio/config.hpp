@@ -2,9 +2,10 @@
 // Start-up settings and hard limits of the audio engine. Everything the engine will ever touch is
 // sized from these at construction, which is what lets process() run without allocating.
 
+#include <jambox/wire/packet.hpp>
+
 #include <cstddef>
 #include <cstdint>
-#include <jambox/wire/packet.hpp>
 
 namespace jambox::audio {
 

@@ -11,11 +11,12 @@
 //  - one control thread posts Commands (an SPSC ring too);
 //  - any thread may read snapshot(): meters and statistics, republished every few milliseconds.
 
-#include <cstdint>
 #include <jambox/audio/commands.hpp>
 #include <jambox/audio/config.hpp>
 #include <jambox/audio/queues.hpp>
 #include <jambox/audio/snapshot.hpp>
+
+#include <cstdint>
 #include <memory>
 #include <span>
 

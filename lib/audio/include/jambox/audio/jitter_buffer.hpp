@@ -24,9 +24,10 @@
 //
 // Thread: one thread (the audio thread) calls everything. No allocation after construction.
 
-#include <cstdint>
 #include <jambox/audio/config.hpp>
 #include <jambox/audio/snapshot.hpp>
+
+#include <cstdint>
 #include <memory>
 #include <span>
 

@@ -1,8 +1,9 @@
 #pragma once
 // Peak and RMS accumulation over a publishing interval.
 
-#include <cstddef>
 #include <jambox/audio/snapshot.hpp>
+
+#include <cstddef>
 
 namespace jambox::audio {
 

@@ -3,11 +3,13 @@
 // single-consumer lock-free rings of fixed-size slots, allocated once with the engine. Neither
 // side ever waits for the other, and a full ring drops (and counts) instead of blocking.
 
-#include <array>
+#include <jambox/wire/packet.hpp>
+
 #include <boost/lockfree/spsc_queue.hpp>
+
+#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <jambox/wire/packet.hpp>
 
 namespace jambox::audio {
 

@@ -8,9 +8,10 @@
 // at every phase, cost 16 multiply-adds per sample and channel, and add 8 samples (0.17 ms) of
 // delay. At phase 0 the kernel is an exact identity, so ratio 1 passes audio bit for bit.
 
+#include <jambox/audio/config.hpp>
+
 #include <array>
 #include <cstddef>
-#include <jambox/audio/config.hpp>
 #include <span>
 
 namespace jambox::audio {

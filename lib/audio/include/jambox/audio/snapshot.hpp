@@ -2,9 +2,10 @@
 // What non-real-time readers (status line, control plane, tests) see of the engine: meters and
 // statistics, published as one consistent, trivially copyable snapshot.
 
+#include <jambox/audio/config.hpp>
+
 #include <array>
 #include <cstdint>
-#include <jambox/audio/config.hpp>
 
 namespace jambox::audio {
 

@@ -9,9 +9,10 @@
 // Signals: SIGHUP reloads the configuration (room and mix change without restarting audio; JACK
 // client settings need a restart and say so), SIGTERM/SIGINT leave the room and exit 0.
 
+#include <jambox/box/config.hpp>
+
 #include <chrono>
 #include <functional>
-#include <jambox/box/config.hpp>
 #include <memory>
 
 namespace jambox::box {

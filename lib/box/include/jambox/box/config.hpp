@@ -2,11 +2,12 @@
 // jamboxd's configuration file (/etc/jambox/jamboxd.conf, TOML). Every key, its default and its
 // range are documented in config/jamboxd.conf.
 
-#include <chrono>
-#include <filesystem>
 #include <jambox/audio/config.hpp>
 #include <jambox/jack/client.hpp>
 #include <jambox/log/log.hpp>
+
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>

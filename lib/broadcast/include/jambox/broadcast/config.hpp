@@ -1,11 +1,12 @@
 #pragma once
 // jambox-broadcast configuration (docs/broadcast-server.md): reading, validation, defaults.
 
-#include <cstdint>
-#include <filesystem>
 #include <jambox/config/config.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/net/endpoint.hpp>
+
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>

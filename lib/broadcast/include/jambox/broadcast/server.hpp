@@ -6,11 +6,12 @@
 // never share state with it except through posted room plans, posted JOINs between shards, and
 // stats snapshots published under a mutex at the stats interval (never per packet).
 
-#include <chrono>
-#include <cstdint>
 #include <jambox/broadcast/config.hpp>
 #include <jambox/broadcast/stats.hpp>
 #include <jambox/net/endpoint.hpp>
+
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

@@ -4,9 +4,10 @@
 // (READY=1 after every socket is bound, RELOADING=1/READY=1 around reloads, STATUS= figures,
 // WATCHDOG=1 only while every worker shows a recent heartbeat).
 
+#include <jambox/broadcast/config.hpp>
+
 #include <filesystem>
 #include <functional>
-#include <jambox/broadcast/config.hpp>
 #include <memory>
 #include <string>
 

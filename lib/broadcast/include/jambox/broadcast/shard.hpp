@@ -10,10 +10,11 @@
 // Steady-state forwarding of an audio packet performs no heap allocation: the session table is a
 // hash map reserved for the room limits and only searched, and every output buffer is the Sink's.
 
-#include <cstdint>
 #include <jambox/broadcast/stats.hpp>
 #include <jambox/net/endpoint.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>

@@ -3,9 +3,10 @@
 // never shared while counting), snapshots published at the stats interval, and their rendering
 // as the stats file JSON and the STATUS= line (docs/broadcast-server.md).
 
+#include <jambox/wire/packet.hpp>
+
 #include <array>
 #include <cstdint>
-#include <jambox/wire/packet.hpp>
 #include <string>
 #include <vector>
 

@@ -44,7 +44,8 @@ struct UnknownKey {
   std::int64_t line;
   std::string key;         // full dotted key, e.g. "server.prot"
   std::string suggestion;  // nearest known key ("server.port"), empty when none is close
-  [[nodiscard]] std::string message() const;  // "<file>:<line>: unknown key 'x' (did you mean 'y'?)"
+  [[nodiscard]] std::string message()
+      const;  // "<file>:<line>: unknown key 'x' (did you mean 'y'?)"
 };
 
 class Document;

@@ -8,9 +8,10 @@
 // buffers and calls the processor; the xrun, buffer-size, sample-rate and shutdown callbacks only
 // store atomics that the (non-real-time) owner polls.
 
+#include <jambox/jack/checks.hpp>
+
 #include <array>
 #include <cstdint>
-#include <jambox/jack/checks.hpp>
 #include <memory>
 #include <span>
 #include <string>

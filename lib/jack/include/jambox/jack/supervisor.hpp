@@ -9,12 +9,14 @@
 //
 // All member functions and events run on the io_context's thread (or before it runs).
 
+#include <jambox/jack/checks.hpp>
+#include <jambox/jack/client.hpp>
+
 #include <boost/asio/io_context.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <jambox/jack/checks.hpp>
-#include <jambox/jack/client.hpp>
 #include <memory>
 #include <string>
 #include <string_view>

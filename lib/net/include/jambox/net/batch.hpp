@@ -5,12 +5,13 @@
 // receive/process/send cycle performs no allocation whatever the packet rate. Slots are spaced
 // on cache-line boundaries so neighbouring datagrams never share a line.
 
+#include <jambox/net/endpoint.hpp>
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <jambox/net/endpoint.hpp>
 #include <span>
 #include <vector>
 

@@ -4,6 +4,7 @@
 // Host names are refused on purpose: a daemon must not depend on DNS at start-up.
 
 #include <boost/asio/ip/udp.hpp>
+
 #include <string>
 #include <string_view>
 

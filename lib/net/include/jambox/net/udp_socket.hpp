@@ -7,13 +7,15 @@
 // take right now drops the datagrams (real-time audio that waits is audio that arrives too late)
 // and counts them.
 
+#include <jambox/net/batch.hpp>
+#include <jambox/net/endpoint.hpp>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/socket_base.hpp>
+
 #include <cstddef>
 #include <cstdint>
-#include <jambox/net/batch.hpp>
-#include <jambox/net/endpoint.hpp>
 #include <span>
 #include <system_error>
 #include <utility>

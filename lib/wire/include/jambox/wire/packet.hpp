@@ -25,10 +25,11 @@
 // Round trip of a hop, NTP style and free of wall clocks: rtt = now - echo_us - hold_us.
 // A datagram is never larger than 1200 bytes, so it never fragments on any sane path.
 
+#include <jambox/crypto/crypto.hpp>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <jambox/crypto/crypto.hpp>
 #include <span>
 #include <string_view>
 

@@ -16,10 +16,11 @@
 // its first packet authenticated by up_key. A JOIN is padded to be larger than any answer, so the
 // server can never be used to amplify traffic towards a spoofed source.
 
-#include <array>
-#include <cstdint>
 #include <jambox/crypto/crypto.hpp>
 #include <jambox/wire/packet.hpp>
+
+#include <array>
+#include <cstdint>
 #include <span>
 #include <string_view>
 

@@ -16,10 +16,11 @@
 // name, so tests may run in parallel. Set JAMBOX_JACK_NO_REALTIME=1 to run jackd with
 // --no-realtime.
 
+#include <jambox/test/process.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <jambox/test/process.hpp>
 #include <memory>
 #include <string>
 #include <string_view>

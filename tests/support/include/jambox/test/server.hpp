@@ -3,14 +3,16 @@
 // temporary directory, it reports readiness through a private notify socket, and it is stopped
 // (or killed) when the object dies.
 
-#include <chrono>
-#include <filesystem>
-#include <functional>
 #include <jambox/test/notify_socket.hpp>
 #include <jambox/test/process.hpp>
 #include <jambox/test/udp.hpp>
-#include <memory>
+
 #include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>

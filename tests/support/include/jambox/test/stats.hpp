@@ -1,11 +1,12 @@
 #pragma once
 // Reading jambox-broadcast's stats file (docs/broadcast-server.md) from tests and benchmarks.
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
 

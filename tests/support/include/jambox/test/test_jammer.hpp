@@ -2,13 +2,14 @@
 // A jammer for integration tests: the box side of the protocol (wire::ClientSession) on its own
 // loopback UDP socket, driven step by step from a test. Single-threaded like ClientSession.
 
+#include <jambox/test/udp.hpp>
+#include <jambox/wire/packet.hpp>
+#include <jambox/wire/session.hpp>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <jambox/test/udp.hpp>
-#include <jambox/wire/packet.hpp>
-#include <jambox/wire/session.hpp>
 #include <optional>
 #include <span>
 #include <string>

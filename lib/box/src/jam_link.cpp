@@ -1,28 +1,34 @@
-// GCC 12 at -O2 reports -Wnull-dereference false positives inside Boost.Asio's scheduler and
-// libstdc++ strings inlined from these headers; jambox code after them keeps the check.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <jambox/box/jam_link.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/net/endpoint.hpp>
+#include <jambox/net/udp_socket.hpp>
+
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/ip/udp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <jambox/log/log.hpp>
-#include <jambox/net/endpoint.hpp>
-#include <jambox/net/jam_link.hpp>
-#include <jambox/net/udp_socket.hpp>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
-#pragma GCC diagnostic pop
 
-namespace jambox::net {
+namespace jambox::box {
+
+using net::Endpoint;
+using net::parse_endpoint;
+using net::ReceiveBatch;
+using net::SendBatch;
+using net::SendResult;
+using net::SocketOptions;
+using net::UdpSocket;
+using net::unmapped;
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
@@ -543,7 +549,7 @@ LinkStats JamLink::stats() const {
 
 std::string JamLink::local_endpoint() const {
   if (!impl_->socket.is_open()) return {};
-  return to_string(impl_->socket.local_endpoint());
+  return net::to_string(impl_->socket.local_endpoint());
 }
 
-}  // namespace jambox::net
+}  // namespace jambox::box

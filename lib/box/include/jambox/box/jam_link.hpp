@@ -12,16 +12,18 @@
 //  - authenticated audio of the other members goes into `inbound` (a full ring drops and counts).
 // Nothing on the per-packet path allocates, locks or logs.
 
-#include <boost/asio/io_context.hpp>
-#include <chrono>
-#include <cstdint>
 #include <jambox/audio/queues.hpp>
 #include <jambox/wire/session.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
-namespace jambox::net {
+namespace jambox::box {
 
 struct JamLinkConfig {
   std::string server;  // "host:port", "1.2.3.4:7930" or "[::1]:7930"
@@ -109,4 +111,4 @@ class JamLink {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace jambox::net
+}  // namespace jambox::box
