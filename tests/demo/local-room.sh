@@ -34,6 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+umask 077  # the config holds room secrets
 secret_a=$(openssl rand -hex 16)
 secret_b=$(openssl rand -hex 16)
 cat > "$work/jambox-broadcast.conf" <<CONF
@@ -74,6 +75,7 @@ echo "== server listening on 127.0.0.1:$port (pid $server_pid)"
 "$loadgen_bin" --server "127.0.0.1:$port" --room "garage=$secret_a" --room "studio=$secret_b" \
   --jammers "$jammers" --seconds "$seconds" --server-pid "$server_pid" --live > "$work/result.json"
 
+sleep 0.7  # one stats interval, so the file shows the jammers' LEAVEs
 echo "== server view (from its stats file):"
 python3 - "$work/stats.json" <<'PY'
 import json, sys
