@@ -158,13 +158,18 @@ TEST_CASE("SIGHUP reload adds and removes rooms without disturbing the others", 
   {
     Workers workers;
     workers.spawn([&](const std::atomic<bool>& stop) {
+      // Paced on an absolute 2 ms grid: draining returns as soon as an echo arrives, and an
+      // unpaced talker would overflow the listener's socket buffer (a test-side loss).
+      auto next_send = std::chrono::steady_clock::now();
       while (!stop && talking) {
         const std::uint32_t sequence = keep[0]->send_audio();
         {
           std::lock_guard lock(mutex);
           sent.push_back(sequence);
         }
-        keep[0]->drain(std::chrono::milliseconds(2));  // its echoes
+        next_send += std::chrono::milliseconds(2);
+        keep[0]->drain(std::chrono::milliseconds(1));  // its echoes
+        std::this_thread::sleep_until(next_send);
       }
     });
     workers.spawn([&](const std::atomic<bool>& stop) {
