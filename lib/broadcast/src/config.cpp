@@ -137,6 +137,7 @@ ServerConfig load_config(const config::Document& document, std::vector<std::stri
   cfg.max_rooms = get_u32(server, "max_rooms", 16, 1, 1024);
   cfg.max_members = get_u32(server, "max_members", 16, 2, 64);
   cfg.socket_buffer_kb = get_u32(server, "socket_buffer_kb", 4096, 64, 65536);
+  cfg.realtime_priority = get_u32(server, "realtime_priority", 10, 0, 98);
 
   const config::Section stats = document.section("stats");
   cfg.stats_file = stats.get_string("file", cfg.stats_file);

@@ -3,6 +3,7 @@
 #include <jambox/log/log.hpp>
 #include <jambox/net/udp_socket.hpp>
 #include <jambox/system/process.hpp>
+#include <jambox/system/thread.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -83,11 +84,12 @@ class Worker {
     publish(now);
   }
 
-  void start() {
+  // `realtime_priority` 0 keeps normal scheduling.
+  void start(std::uint32_t realtime_priority) {
     heartbeat_us_.store(now_us(), std::memory_order_relaxed);
     arm_receive();
     arm_tick();
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, realtime_priority] { run(realtime_priority); });
   }
 
   // Thread-safe: applies the plan on the worker's thread; `done` is set once it is in place.
@@ -148,9 +150,20 @@ class Worker {
   void commit_output(std::size_t size, const net::Endpoint& to) { (void)tx_.commit(size, to); }
 
  private:
-  void run() {
+  void run(std::uint32_t realtime_priority) {
     const std::string name = "jb-worker-" + std::to_string(index_);
     ::pthread_setname_np(::pthread_self(), name.c_str());
+    if (realtime_priority > 0) {
+      const std::error_code ec = system::make_thread_realtime(static_cast<int>(realtime_priority));
+      // Every worker meets the same limit: one line says it for all of them.
+      if (ec && index_ == 0) {
+        log::warning(
+            "workers run with normal scheduling: SCHED_FIFO priority {} refused ({}); start "
+            "the server with CPUSchedulingPolicy=fifo or LimitRTPRIO={}, or set "
+            "server.realtime_priority = 0",
+            realtime_priority, ec.message(), realtime_priority);
+      }
+    }
     try {
       io_.run();
     } catch (const std::exception& e) {
@@ -395,7 +408,7 @@ void Server::start() {
   const auto plan = s.plan_rooms(s.config, nullptr);
   for (auto& worker : s.workers) worker->apply(*plan, s.config.stats_interval_ms);
   s.started_at = Clock::now();
-  for (auto& worker : s.workers) worker->start();
+  for (auto& worker : s.workers) worker->start(s.config.realtime_priority);
   s.running = true;
 }
 
@@ -410,11 +423,15 @@ ReloadSummary Server::reload(const ServerConfig& next) {
   if (next.socket_buffer_kb != current.socket_buffer_kb) {
     summary.restart_needed.push_back("server.socket_buffer_kb");
   }
+  if (next.realtime_priority != current.realtime_priority) {
+    summary.restart_needed.push_back("server.realtime_priority");
+  }
   ServerConfig applied = next;
   applied.listen = current.listen;
   applied.listen_text = current.listen_text;
   applied.workers = current.workers;
   applied.socket_buffer_kb = current.socket_buffer_kb;
+  applied.realtime_priority = current.realtime_priority;
 
   const auto plan = s.plan_rooms(applied, &summary);
   s.config = std::move(applied);

@@ -58,6 +58,36 @@ void sleep_until_ns(std::uint64_t deadline) noexcept {
   }
 }
 
+// CLOCK_REALTIME minus CLOCK_MONOTONIC now: kernel receive timestamps are realtime, the
+// load generator's clock is monotonic. Sampled once per receive tick, so a clock step during a
+// run misplaces at most one tick's latencies.
+std::int64_t realtime_minus_monotonic_ns() noexcept {
+  timespec mono{};
+  timespec real{};
+  ::clock_gettime(CLOCK_MONOTONIC, &mono);
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  const auto ns = [](const timespec& ts) {
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  };
+  return ns(real) - ns(mono);
+}
+
+// When the kernel queued the datagram (SO_TIMESTAMPNS), in monotonic microseconds; `fallback`
+// when the timestamp is missing.
+std::uint64_t kernel_arrival_us(const msghdr& message, std::int64_t realtime_offset_ns,
+                                std::uint64_t fallback) noexcept {
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&message), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPNS) continue;
+    timespec ts{};
+    std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+    const std::int64_t real_ns = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    const std::int64_t mono_ns = real_ns - realtime_offset_ns;
+    return mono_ns > 0 ? static_cast<std::uint64_t>(mono_ns) / 1000 : fallback;
+  }
+  return fallback;
+}
+
 std::uint64_t self_cpu_us() noexcept {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -131,6 +161,11 @@ Fd open_socket(const ServerAddress& server) {
   const int sndbuf = 1 << 18;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  // Arrival times from the kernel: the receiver polls (see kRecvPollNs).
+  const int on = 1;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
+    throw SetupError(std::string("SO_TIMESTAMPNS: ") + std::strerror(errno));
+  }
   // Connected: an ephemeral source port of its own, and only the server's datagrams come in.
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&server.storage), server.length) != 0) {
     throw SetupError("cannot reach " + server.text + ": " + std::strerror(errno));
@@ -151,6 +186,13 @@ constexpr std::uint64_t kRingSequenceMask = (std::uint64_t{1} << kRingSequenceBi
 constexpr std::size_t kRecvBatch = 32;
 constexpr std::size_t kRecvBufferSize = 2048;  // larger than any legal datagram
 constexpr std::size_t kJunkSockets = 4;
+// The receiver drains every socket on this grid instead of sleeping until a datagram comes. On
+// loopback the kernel wakes a sleeping receiver inside the sender's send call, so 32 simulated
+// boxes woken for every datagram would bill their wake-ups to the server under test (on a real
+// network they happen on the boxes) and cost the load generator most of a core. The tick adds
+// nothing to the measured latency: that comes from the kernel's receive timestamp.
+constexpr std::uint64_t kRecvPollNs = 500'000;
+constexpr std::size_t kRecvControlSize = CMSG_SPACE(sizeof(timespec));
 constexpr std::size_t kJunkBatch = 64;
 constexpr std::uint64_t kJoinRetryNs = 200'000'000;
 constexpr std::uint64_t kJoinTickNs = 50'000'000;  // keepalives while others are still joining
@@ -659,6 +701,7 @@ void Engine::on_datagram(std::size_t j, std::span<const std::uint8_t> datagram,
 void Engine::receiver_main() {
   ReceiverStats& rx = *rx_;
   std::vector<std::array<std::uint8_t, kRecvBufferSize>> buffers(kRecvBatch);
+  std::vector<std::array<std::uint8_t, kRecvControlSize>> controls(kRecvBatch);
   std::array<iovec, kRecvBatch> iov{};
   std::array<mmsghdr, kRecvBatch> messages{};
   for (std::size_t i = 0; i < kRecvBatch; ++i) {
@@ -667,28 +710,40 @@ void Engine::receiver_main() {
     messages[i].msg_hdr.msg_iov = &iov[i];
     messages[i].msg_hdr.msg_iovlen = 1;
   }
-  std::array<epoll_event, 64> events{};
+  // Every socket the server could answer on: the jammers', then the junk ones.
+  std::vector<int> fds;
+  for (const auto& jammer : jammers_) fds.push_back(jammer->fd.get());
+  for (const auto& fd : junk_fds_) fds.push_back(fd.get());
+
   std::uint64_t next_live_us = t0_ns_ / 1000 + 1'000'000;
+  std::uint64_t tick = now_ns();
   while (!stop_receiver_.load(std::memory_order_relaxed)) {
-    const int ready =
-        ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 20);
-    for (int e = 0; e < ready; ++e) {
-      const auto index = static_cast<std::size_t>(events[static_cast<std::size_t>(e)].data.u64);
+    tick += kRecvPollNs;
+    sleep_until_ns(tick);
+    const std::int64_t realtime_offset_ns = realtime_minus_monotonic_ns();
+    for (std::size_t index = 0; index < fds.size(); ++index) {
       const bool junk = index >= jammers_.size();
-      const int fd = junk ? junk_fds_[index - jammers_.size()].get() : jammers_[index]->fd.get();
-      // One call per ready socket: level-triggered epoll reports it again if more is queued, and
-      // a second call that would only return EAGAIN is saved.
-      const int got = ::recvmmsg(fd, messages.data(), kRecvBatch, MSG_DONTWAIT, nullptr);
-      if (got <= 0) continue;
-      if (junk) {
-        rx.junk_answers += static_cast<std::uint64_t>(got);
-        continue;
-      }
-      const std::uint64_t now_us = system::monotonic_us();
-      for (int m = 0; m < got; ++m) {
-        const auto i = static_cast<std::size_t>(m);
-        on_datagram(index, std::span<const std::uint8_t>(buffers[i].data(), messages[i].msg_len),
-                    now_us);
+      for (;;) {
+        for (std::size_t i = 0; i < kRecvBatch; ++i) {
+          messages[i].msg_hdr.msg_control = controls[i].data();
+          messages[i].msg_hdr.msg_controllen = controls[i].size();
+        }
+        const int got = ::recvmmsg(fds[index], messages.data(), kRecvBatch, MSG_DONTWAIT, nullptr);
+        if (got <= 0) break;
+        if (junk) {
+          rx.junk_answers += static_cast<std::uint64_t>(got);
+        } else {
+          const std::uint64_t fallback_us = system::monotonic_us();
+          for (int m = 0; m < got; ++m) {
+            const auto i = static_cast<std::size_t>(m);
+            const std::uint64_t arrival_us =
+                kernel_arrival_us(messages[i].msg_hdr, realtime_offset_ns, fallback_us);
+            on_datagram(index,
+                        std::span<const std::uint8_t>(buffers[i].data(), messages[i].msg_len),
+                        arrival_us);
+          }
+        }
+        if (static_cast<std::size_t>(got) < kRecvBatch) break;
       }
     }
     live_deliveries_.store(rx.deliveries, std::memory_order_relaxed);
@@ -700,6 +755,8 @@ void Engine::receiver_main() {
         next_live_us += 1'000'000;
       }
     }
+    // Behind by more than a tick (descheduled): start the grid again from now.
+    if (const std::uint64_t now = now_ns(); now > tick + kRecvPollNs) tick = now;
   }
 }
 
@@ -828,6 +885,9 @@ void Engine::live_loop() {
 std::string Engine::run() {
   open_sockets();
   join_all();
+  // Joined: from here the receiver polls, and a socket in an epoll set would still cost the
+  // server's send path a readiness callback per datagram.
+  epoll_ = Fd();
 
   origins_.clear();
   first_audio_.clear();

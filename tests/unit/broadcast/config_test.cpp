@@ -77,6 +77,7 @@ TEST_CASE("config: an empty file gives the documented defaults", "[broadcast][co
   CHECK(c.max_rooms == 16);
   CHECK(c.max_members == 16);
   CHECK(c.socket_buffer_kb == 4096);
+  CHECK(c.realtime_priority == 10);
   CHECK(c.stats_file == "/run/jambox-broadcast/stats.json");
   CHECK(c.stats_interval_ms == 1000);
   CHECK(c.log_interval_s == 60);
@@ -93,6 +94,7 @@ member_timeout_ms = 250
 max_rooms = 4
 max_members = 5
 socket_buffer_kb = 64
+realtime_priority = 0
 
 [stats]
 file = ""
@@ -110,6 +112,7 @@ level = "debug"
   CHECK(c.max_rooms == 4);
   CHECK(c.max_members == 5);
   CHECK(c.socket_buffer_kb == 64);
+  CHECK(c.realtime_priority == 0);
   CHECK(c.stats_file.empty());
   CHECK(c.stats_interval_ms == 100);
   CHECK(c.log_interval_s == 0);
@@ -120,7 +123,7 @@ level = "debug"
   CHECK(c.rooms[0].max_members == 8);
   CHECK(c.rooms[1].name == "side.room_2");
   CHECK(c.rooms[1].max_members == 5);  // the server default
-  CHECK(c.rooms[1].origin == "test.conf:22");
+  CHECK(c.rooms[1].origin == "test.conf:23");
 }
 
 TEST_CASE("config: each bad value names file, line, key and what is allowed",
@@ -138,6 +141,7 @@ TEST_CASE("config: each bad value names file, line, key and what is allowed",
       {"[server]\nmax_rooms = 0\n", "test.conf:2: server.max_rooms", "1..1024"},
       {"[server]\nmax_members = 65\n", "test.conf:2: server.max_members", "2..64"},
       {"[server]\nsocket_buffer_kb = 63\n", "test.conf:2: server.socket_buffer_kb", "64..65536"},
+      {"[server]\nrealtime_priority = 99\n", "test.conf:2: server.realtime_priority", "0..98"},
       {"[stats]\ninterval_ms = 60001\n", "test.conf:2: stats.interval_ms", "100..60000"},
       {"[stats]\nlog_interval_s = -1\n", "test.conf:2: stats.log_interval_s", "0..86400"},
       {"[stats]\nfile = 3\n", "test.conf:2: stats.file", "expected a string"},

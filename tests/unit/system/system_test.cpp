@@ -1,9 +1,12 @@
 #include "jambox/system/notify.hpp"
 #include "jambox/system/process.hpp"
+#include "jambox/system/thread.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -19,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -305,4 +309,29 @@ TEST_CASE("facts about a process that is gone are nullopt", "[system]") {
   CHECK_FALSE(jambox::system::process_cpu_times(0).has_value());
   CHECK_FALSE(jambox::system::process_cpu_times(-1).has_value());
   CHECK_FALSE(jambox::system::process_rss_kib(-1).has_value());
+}
+
+TEST_CASE("make_thread_realtime gives the calling thread SCHED_FIFO or says why not", "[system]") {
+  int policy = -1;
+  int priority = -1;
+  std::error_code ec;
+  std::thread worker([&] {
+    ec = jambox::system::make_thread_realtime(3);
+    sched_param param{};
+    ::pthread_getschedparam(::pthread_self(), &policy, &param);
+    priority = param.sched_priority;
+  });
+  worker.join();
+  if (ec) {
+    // Not allowed here (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): refused, and nothing changed.
+    CHECK(ec == std::errc::operation_not_permitted);
+    CHECK(policy == SCHED_OTHER);
+  } else {
+    CHECK(policy == SCHED_FIFO);
+    CHECK(priority == 3);
+  }
+  // The thread that ran the test is untouched.
+  sched_param mine{};
+  ::pthread_getschedparam(::pthread_self(), &policy, &mine);
+  CHECK(policy == SCHED_OTHER);
 }

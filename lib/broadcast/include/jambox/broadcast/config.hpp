@@ -38,6 +38,9 @@ struct ServerConfig {
   std::uint32_t max_rooms = 16;
   std::uint32_t max_members = 16;
   std::uint32_t socket_buffer_kb = 4096;
+  // SCHED_FIFO priority of the worker threads; 0 = normal scheduling. Real-time workers forward
+  // a packet as soon as it arrives even when other processes keep every core busy.
+  std::uint32_t realtime_priority = 10;
 
   // [stats]
   std::string stats_file = "/run/jambox-broadcast/stats.json";  // empty: no stats file
