@@ -9,7 +9,8 @@
 #   period_frames one_way_latency_ms jamboxd_cpu_pct jamboxd_rss_kb engine_us_p999 lost
 #   concealed underruns  (+ details). CPU, RSS and engine figures are box B's; jamboxd_rss_kb
 #   leaves out JACK's shared memory (jamboxd_vmrss_kb includes it); engine_us_p999 is process()
-#   time per period measured inside jamboxd; lost = concealed - late.
+#   time per period measured inside jamboxd; lost = concealed - late; jack_client_floor_cpu_pct
+#   is the CPU of the recording client on B's server, a JACK client that does almost nothing.
 # --jitter-ms / --loss-pct route A's packets through a UDP impairment relay (python3).
 # Defaults: 1 remote, 30 seconds, no impairment. Build directory: $JAMBOX_BUILD_DIR, by default
 # the `release` preset's (<repo>/build/release).
@@ -233,9 +234,11 @@ pids+=($rec_pid)
 sleep 1
 t0=$(date +%s.%N)
 c0=$(cpu_ticks "$b_pid")
+r0=$(cpu_ticks "$rec_pid")
 "$play_bin" -s "$jack_a" -n e2e-play -p boxA:in_1 -p boxA:in_2 -t "$seconds" -w 20 \
   --signal impulse >"$tmp/play.json" 2>"$tmp/play.log" || die "player failed: $(tail -n 5 "$tmp/play.log")"
 c1=$(cpu_ticks "$b_pid")
+r1=$(cpu_ticks "$rec_pid")
 t1=$(date +%s.%N)
 # VmRSS counts JACK's shared memory segment (~100 MB at these settings, mapped and locked by
 # libjack in every client and shared with jackd); jamboxd's own memory is the rest.
@@ -248,8 +251,11 @@ status=$(grep -o 'status room=.*' "$tmp/boxB.log" | tail -n 1)
 [[ -n $status ]] || die "box B printed no status line: $(tail -n 5 "$tmp/boxB.log")"
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $status"; }
 
-cpu_pct=$(awk -v c="$((c1 - c0))" -v hz="$clk_tck" -v a="$t0" -v b="$t1" \
-  'BEGIN { printf "%.2f", 100.0 * c / hz / (b - a) }')
+pct() { awk -v c="$1" -v hz="$clk_tck" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", 100.0 * c / hz / (b - a) }'; }
+cpu_pct=$(pct $((c1 - c0)))
+# The recorder on B's server does next to nothing per period (copies one port into a ring): its
+# CPU is what merely being a JACK client woken every period costs on this machine.
+floor_pct=$(pct $((r1 - r0)))
 latency=$(jq -r '.latency_ms_median // empty' "$tmp/record.json")
 latency_frames=$(jq -r '.latency_frames_median // empty' "$tmp/record.json")
 impulses=$(jq -r '.impulses // 0' "$tmp/record.json")
@@ -258,7 +264,7 @@ late=$(field late)
 echo "e2e-bench: B $status" >&2
 jq -cn --argjson period "$period" --arg latency "${latency:-null}" \
   --arg latency_frames "${latency_frames:-null}" --argjson impulses "$impulses" \
-  --argjson cpu "$cpu_pct" --argjson rss "${rss:-0}" --argjson vmrss "${vmrss:-0}" \
+  --argjson cpu "$cpu_pct" --argjson floor "$floor_pct" --argjson rss "${rss:-0}" --argjson vmrss "${vmrss:-0}" \
   --argjson p999 "$(field engine_us_p999)" --argjson concealed "${concealed:-0}" \
   --argjson late "${late:-0}" --argjson underruns "$(field underruns)" \
   --argjson xruns "$(field xruns)" --argjson remotes "$remotes" --argjson seconds "$seconds" \
@@ -267,7 +273,7 @@ jq -cn --argjson period "$period" --arg latency "${latency:-null}" \
   '{period_frames: $period,
     one_way_latency_ms: ($latency | tonumber? // null),
     one_way_latency_frames: ($latency_frames | tonumber? // null),
-    jamboxd_cpu_pct: $cpu, jamboxd_rss_kb: $rss, jamboxd_vmrss_kb: $vmrss,
+    jamboxd_cpu_pct: $cpu, jack_client_floor_cpu_pct: $floor, jamboxd_rss_kb: $rss, jamboxd_vmrss_kb: $vmrss,
     engine_us_p999: $p999,
     lost: ([$concealed - $late, 0] | max), concealed: $concealed, late: $late,
     underruns: $underruns, xruns_b: $xruns, impulses: $impulses, remotes: $remotes,

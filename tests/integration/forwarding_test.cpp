@@ -55,9 +55,10 @@ TEST_CASE("audio reaches every other member of the room and never its sender", "
       CHECK(got->size == audio_datagram_size());
       CHECK(got->payload == sent_payload(sender));  // forwarded untouched
     }
-    // The sender gets its echo and nothing else: no copy of its own audio.
+    // No copy of its own audio comes back to the sender; at most an echo, when it has heard
+    // nothing from the server for 50 ms (the others are silent between the test's steps).
     const auto back = sender.drain(kQuiet);
-    CHECK(jt::count_events(back, Event::echo) == 1);
+    CHECK(jt::count_events(back, Event::echo) <= 1);
     CHECK(jt::count_events(back, Event::audio) == 0);
     for (std::size_t r = 0; r < jammers.size(); ++r) {
       if (r != s) CHECK(jt::count_events(jammers[r]->drain(kQuiet), Event::audio) == 0);
@@ -226,7 +227,8 @@ TEST_CASE("an authenticated session may move to a new address (NAT rebinding)", 
   mover.rebind();
   REQUIRE(mover.local().to_string() != old_address);
   const std::uint32_t sequence = mover.send_audio();
-  REQUIRE(mover.receive_event(Event::echo, kWait));  // answered at the new address
+  mover.send_keepalive();  // always echoed: the answer must reach the new address
+  REQUIRE(mover.receive_event(Event::echo, kWait));
   const auto got = other.receive_event(Event::audio, kWait);
   REQUIRE(got);
   CHECK(got->header.sequence == sequence);
@@ -267,7 +269,7 @@ TEST_CASE("forwarding over IPv6", "[integration]") {
     CHECK(got->header.sequence == sequence);
   }
   const auto back = jammers[0]->drain(kQuiet);
-  CHECK(jt::count_events(back, Event::echo) == 1);
+  CHECK(jt::count_events(back, Event::echo) <= 1);  // only the 50 ms fallback
   CHECK(jt::count_events(back, Event::audio) == 0);
 
   const auto stats = server.wait_for_stats([&](const nlohmann::json& s) {

@@ -5,6 +5,7 @@
 #include <jambox/jack/supervisor.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/system/notify.hpp>
+#include <jambox/system/thread.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -153,6 +154,12 @@ struct Box::Impl {
                   info.realtime
                       ? " (real-time priority " + std::to_string(info.realtime_priority) + ")"
                       : " (not real-time)");
+      if (info.realtime && config.network_priority >= info.realtime_priority) {
+        log::warning(
+            "the network thread (audio.network_priority = {}) is not below JACK's audio thread "
+            "(priority {}): lower network_priority or raise jackd's -P",
+            config.network_priority, info.realtime_priority);
+      }
       maybe_ready();
       update_status();
     };
@@ -198,8 +205,24 @@ struct Box::Impl {
     arm_status();
     log::notice("jamboxd started: room {} on {}, JACK client {}", config.room.name,
                 config.room.server, config.jack.client_name);
+    prioritise_network();
     io.run();
     return exit_code;
+  }
+
+  // This thread runs the event loop, so it is the network thread. Threads started before (the
+  // JACK supervisor's) keep normal scheduling.
+  void prioritise_network() const {
+    if (config.network_priority <= 0) return;
+    if (const std::error_code ec = system::make_thread_realtime(config.network_priority)) {
+      log::warning(
+          "network thread runs with normal scheduling: SCHED_FIFO priority {} refused ({}); "
+          "packets may wait behind other programs. Allow it with LimitRTPRIO= in the unit (or "
+          "membership of the audio group), or set audio.network_priority = 0",
+          config.network_priority, ec.message());
+    } else {
+      log::info("network thread runs under SCHED_FIFO priority {}", config.network_priority);
+    }
   }
 
   void on_signal(const boost::system::error_code& ec, int sig) {
@@ -227,9 +250,11 @@ struct Box::Impl {
       for (const auto& w : next.warnings) log::warning("{}", w);
       log::set_level(next.log_level);
       if (!same_jack(next.jack, config.jack) ||
-          next.engine.packet_frames != config.engine.packet_frames) {
+          next.engine.packet_frames != config.engine.packet_frames ||
+          next.network_priority != config.network_priority) {
         log::warning(
-            "reload: JACK client settings and packet_frames take effect when jamboxd restarts");
+            "reload: JACK client settings, packet_frames and network_priority take effect when "
+            "jamboxd restarts");
       }
       apply_mix(next, &config);
       if (!(next.room == config.room)) {
@@ -240,6 +265,7 @@ struct Box::Impl {
       next.jack = config.jack;
       next.engine.packet_frames = config.engine.packet_frames;
       next.engine.format = config.engine.format;
+      next.network_priority = config.network_priority;
       config = std::move(next);
       log::notice("configuration reloaded");
     } catch (const std::exception& e) {

@@ -69,6 +69,7 @@ BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides)
   } catch (const std::invalid_argument& e) {
     audio.fail("jitter_floor_ms", e.what());
   }
+  c.network_priority = static_cast<int>(audio.get_int("network_priority", 4, 0, 98));
   c.mix.monitor = audio.get_bool("monitor", true);
   c.mix.monitor_gain_db = static_cast<float>(audio.get_double("monitor_gain_db", 0.0, -60.0, 12.0));
   c.mix.master_gain_db = static_cast<float>(audio.get_double("master_gain_db", 0.0, -60.0, 12.0));

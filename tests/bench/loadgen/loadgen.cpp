@@ -254,7 +254,7 @@ struct Capture {
 // Receiver-thread counters, read by the main thread after the receiver has been joined.
 struct ReceiverStats {
   Histogram latency;           // in-window forwarding latency, us
-  Histogram rtt;               // in-window echo round trips, us
+  Histogram rtt;               // in-window round trips (echoes and forwarded audio), us
   Histogram live;              // latency of the current second (--live)
   std::uint64_t received = 0;  // unique in-window deliveries
   std::uint64_t deliveries = 0;
@@ -290,6 +290,7 @@ class Engine {
   void receiver_main();
   void junk_main();
   void on_datagram(std::size_t j, std::span<const std::uint8_t> datagram, std::uint64_t now_us);
+  static void record_rtt(ReceiverStats& rx, const wire::Header& h, std::uint64_t now_us);
   void live_loop();
   [[nodiscard]] bool in_window(std::size_t j, std::uint32_t sequence) const noexcept;
   [[nodiscard]] std::optional<std::size_t> origin_of(std::uint32_t session_id) const noexcept;
@@ -625,6 +626,12 @@ std::optional<std::size_t> Engine::origin_of(std::uint32_t session_id) const noe
   return it->second;
 }
 
+void Engine::record_rtt(ReceiverStats& rx, const wire::Header& h, std::uint64_t now_us) {
+  if (h.echo_us != 0 && now_us >= h.echo_us && now_us - h.echo_us >= h.hold_us) {
+    rx.rtt.record(now_us - h.echo_us - h.hold_us);
+  }
+}
+
 void Engine::on_datagram(std::size_t j, std::span<const std::uint8_t> datagram,
                          std::uint64_t now_us) {
   ReceiverStats& rx = *rx_;
@@ -661,6 +668,8 @@ void Engine::on_datagram(std::size_t j, std::span<const std::uint8_t> datagram,
       ++rx.deliveries;
       if (!in_window(*origin, h.sequence)) return;
       ++rx.received;
+      // Forwarded audio carries our own latest time_us and how long the server held it.
+      record_rtt(rx, h, now_us);
       const std::uint64_t slot = ring_[*origin * kRingSize + (h.sequence & (kRingSize - 1))].load(
           std::memory_order_acquire);
       if ((slot & kRingSequenceMask) != (h.sequence & kRingSequenceMask)) {
@@ -683,9 +692,7 @@ void Engine::on_datagram(std::size_t j, std::span<const std::uint8_t> datagram,
       }
       if (!in_window(j, h.sequence)) return;
       ++rx.echoes;
-      if (h.echo_us != 0 && now_us >= h.echo_us && now_us - h.echo_us >= h.hold_us) {
-        rx.rtt.record(now_us - h.echo_us - h.hold_us);
-      }
+      record_rtt(rx, h, now_us);
       return;
     }
     case wire::ClientSession::Event::notice:
@@ -975,6 +982,7 @@ std::string Engine::results() const {
   out["lat_us_p999"] = rx.latency.percentile(0.999);
   out["lat_us_max"] = rx.latency.max();
   out["lat_us_mean"] = std::round(rx.latency.mean() * 10.0) / 10.0;
+  out["rtt_samples"] = rx.rtt.count();
   out["rtt_us_p50"] = rx.rtt.percentile(0.50);
   out["rtt_us_p99"] = rx.rtt.percentile(0.99);
   out["echoes"] = rx.echoes;

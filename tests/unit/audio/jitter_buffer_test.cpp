@@ -163,6 +163,27 @@ TEST_CASE("a sender that goes silent fades out, and a new stream fades in", "[au
   CHECK(jb.stats().playing);
 }
 
+TEST_CASE("a sender that pauses for longer than the ceiling comes back at the target depth",
+          "[audio][jitter]") {
+  // The sender's JACK server restarts: nothing for 700 ms, then its stream goes on with the next
+  // sequence number. That is an outage, not jitter: the buffer must not learn 700 ms of delay
+  // (target at the ceiling, seconds of steering back down) nor keep it as depth.
+  JitterBuffer jb(JitterConfig{});
+  NetworkModel net;
+  Simulation sim(jb, net);
+  sim.keep_output = true;
+  sim.extra_delay_ms = [](std::uint64_t i) { return i >= 3000 ? 700.0 : 0.0; };
+  Track t;
+  const SimResult r = sim.run(8.0, tracker(t, 5));  // the pause is at 4 s, back at 4.7 s
+  CHECK(jb.stats().playing);
+  // Right after the pause: back at the floor's depth, not tens of milliseconds deeper.
+  CHECK(t.at_settle.target_ms < 3.0F);
+  CHECK(t.at_settle.depth_ms < 3.0F);
+  CHECK(t.max_target < 3.0F);
+  CHECK(t.worst_over < 0.5F);
+  CHECK(max_step(r.out_l, 48000) <= 1.5 * tone_max_step());
+}
+
 TEST_CASE("without microsecond timestamps the buffer still adapts and conceals",
           "[audio][jitter]") {
   JitterBuffer jb(JitterConfig{});

@@ -31,6 +31,7 @@ TEST_CASE("a minimal file gives the documented defaults", "[box][config]") {
   CHECK(c.engine.jitter.ceiling_ms == Approx(40.0));
   CHECK(c.mix.monitor);
   CHECK_FALSE(c.mix.metronome);
+  CHECK(c.network_priority == 4);
   CHECK(c.room.server == "192.0.2.1:7930");
   CHECK(c.room.name == "main");
   CHECK(c.room.secret == "0123456789abcdef");
@@ -50,6 +51,7 @@ packet_frames = 128
 jitter_floor_ms = 2.5
 jitter_ceiling_ms = 20
 jitter_adaptive = false
+network_priority = 0
 monitor = false
 monitor_gain_db = -6
 master_gain_db = -3
@@ -74,6 +76,7 @@ interval_s = 5
   CHECK(c.engine.jitter.floor_ms == Approx(2.5));
   CHECK(c.engine.jitter.ceiling_ms == Approx(20.0));
   CHECK_FALSE(c.engine.jitter.adaptive);
+  CHECK(c.network_priority == 0);
   CHECK_FALSE(c.mix.monitor);
   CHECK(c.mix.monitor_gain_db == Approx(-6.0));
   CHECK(c.mix.master_gain_db == Approx(-3.0));
@@ -190,6 +193,7 @@ TEST_CASE("the shipped jamboxd.conf is valid and documents every key", "[box][co
                           "jitter_floor_ms",
                           "jitter_ceiling_ms",
                           "jitter_adaptive",
+                          "network_priority",
                           "monitor",
                           "monitor_gain_db",
                           "master_gain_db",

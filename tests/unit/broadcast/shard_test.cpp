@@ -204,15 +204,12 @@ TEST_CASE("shard: audio goes to every other member, never back to the sender",
   const wire::Header sent = header_of(datagram);
   f.feed(a, datagram);
   const auto answers = f.out.take();
-  REQUIRE(answers.size() == 3);  // b, c, and the echo to a
+  // b and c; a heard from the server 1 ms ago (its keepalive's echo), so no echo now.
+  REQUIRE(answers.size() == 2);
 
   std::vector<Endpoint> audio_to;
   for (const auto& d : answers) {
     const wire::Header h = header_of(d.bytes);
-    if (h.type == wire::PacketType::echo) {
-      CHECK(d.to == a.addr);
-      continue;
-    }
     REQUIRE(h.type == wire::PacketType::audio);
     audio_to.push_back(d.to);
     CHECK(d.to != a.addr);
@@ -326,7 +323,7 @@ TEST_CASE("shard: refusals are counted by reason and never answered", "[broadcas
     datagram[wire::kHeaderSize + 3] ^= 0x01;
     f.feed(a, datagram);
     CHECK(f.shard.counters().forwarded == 1);
-    CHECK(f.out.take().size() == 2);
+    CHECK(f.out.take().size() == 1);
   }
   SECTION("unknown session") {
     auto datagram = a.audio(f.now);
@@ -526,11 +523,9 @@ TEST_CASE("shard: NAT rebinding follows authenticated packets only", "[broadcast
   f.out.take();
   f.feed_from(moved, a.audio(f.now));
   auto answers = f.out.take();
-  REQUIRE(answers.size() == 2);
+  REQUIRE(answers.size() == 1);  // to b (a just heard b's audio: no echo)
+  CHECK(answers[0].to == b.addr);
   CHECK(f.shard.counters().rebinds == 1);
-  for (const auto& d : answers) {
-    if (header_of(d.bytes).type == wire::PacketType::echo) CHECK(d.to == moved);
-  }
   // ...while unconfirmed, audio for it also goes to the old address...
   CHECK(audio_targets() == std::vector<Endpoint>{moved, a.addr});
   CHECK(f.room_stats("main").members.at(0).address == "192.0.2.10:50000");
@@ -719,7 +714,7 @@ TEST_CASE("shard: reload closes removed and re-keyed rooms, keeps the others",
     CHECK(a.session.last_notice() == wire::NoticeCode::room_closed);
     CHECK(f.shard.member_count() == 2);  // x and y untouched
     f.feed(x, x.audio(f.now));
-    CHECK(f.out.take().size() == 2);  // forwarded to y, echoed to x: not a packet missed
+    CHECK(f.out.take().size() == 1);  // forwarded to y: not a packet missed
     Box again("main", kSecret, 40113);
     f.admit(again);
     CHECK(f.shard.member_count() == 3);
@@ -764,5 +759,43 @@ TEST_CASE("shard: a full sink drops and counts instead of failing", "[broadcast]
   f.admit(a);
   f.admit(b);
   f.shard.handle(a.audio(f.now), a.addr, f.now, full);
-  CHECK(f.shard.counters().send_dropped == 2);  // the forward to b and the echo
+  CHECK(f.shard.counters().send_dropped == 1);  // the forward to b (a needs no echo)
+}
+
+TEST_CASE("shard: audio is echoed only to a sender that would otherwise hear nothing",
+          "[broadcast][shard]") {
+  Fixture f;
+  Box a("main", kSecret, 40140);
+  f.admit(a);
+  const auto types = [&](Box& from, std::vector<std::uint8_t> datagram) {
+    f.feed(from, datagram);
+    std::vector<std::pair<Endpoint, wire::PacketType>> sent;
+    for (const auto& d : f.out.take()) sent.emplace_back(d.to, header_of(d.bytes).type);
+    return sent;
+  };
+  using Sent = std::vector<std::pair<Endpoint, wire::PacketType>>;
+  // Alone in the room: every audio packet is echoed, so a lone jammer measures its round trip.
+  for (int i = 0; i < 3; ++i) {
+    f.now += 1333;
+    CHECK(types(a, a.audio(f.now)) == Sent{{a.addr, wire::PacketType::echo}});
+  }
+  Box b("main", kSecret, 40141);
+  f.admit(b);
+  // b is silent: a hears nothing but what the fallback sends, one echo per 50 ms at most.
+  f.now += 1333;
+  CHECK(types(a, a.audio(f.now)) == Sent{{b.addr, wire::PacketType::audio}});
+  f.now += 50'000;
+  CHECK(types(a, a.audio(f.now)) ==
+        Sent{{b.addr, wire::PacketType::audio}, {a.addr, wire::PacketType::echo}});
+  f.now += 1333;
+  CHECK(types(a, a.audio(f.now)) == Sent{{b.addr, wire::PacketType::audio}});
+  // b talks: its audio carries a's echo timestamps, and a needs no echo of its own.
+  f.now += 1333;
+  const auto from_b = types(b, b.audio(f.now));
+  CHECK(from_b == Sent{{a.addr, wire::PacketType::audio}});
+  f.now += 40'000;
+  CHECK(types(a, a.audio(f.now)) == Sent{{b.addr, wire::PacketType::audio}});
+  // Keepalives are always echoed.
+  CHECK(types(a, a.keepalive(f.now)) == Sent{{a.addr, wire::PacketType::echo}});
+  CHECK(f.shard.counters().echoes == 3 + 1 + 1 + 2);  // lone, fallback, keepalive, 2 admissions
 }

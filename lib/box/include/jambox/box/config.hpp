@@ -39,6 +39,10 @@ struct BoxConfig {
   audio::EngineConfig engine;
   MixConfig mix;
   RoomConfig room;
+  // SCHED_FIFO priority of the network (event loop) thread, 0 = normal scheduling. Below JACK's
+  // client threads (jackd -P P runs them at P - 5: 5 with the default 10) so audio always wins,
+  // above everything else so a packet never waits behind other programs.
+  int network_priority = 4;
   log::Level log_level = log::Level::info;
   std::chrono::seconds status_interval{60};  // periodic journal line
   std::vector<std::string> warnings;         // unknown keys, loose secret file permissions
