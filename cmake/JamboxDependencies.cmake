@@ -10,6 +10,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(JACK REQUIRED IMPORTED_TARGET jack)
 find_package(tomlplusplus 3 REQUIRED)   # built as a shared library by Debian
+find_package(PahoMqttCpp 1.2 REQUIRED)  # MQTT 5 client (and the Paho C library it wraps)
 
 if(JAMBOX_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)

@@ -1,3 +1,4 @@
+#include "control_link.hpp"
 #include <jambox/audio/engine.hpp>
 #include <jambox/box/box.hpp>
 #include <jambox/box/jam_link.hpp>
@@ -143,6 +144,99 @@ struct Box::Impl {
         status_timer(io),
         signals(io, SIGTERM, SIGINT, SIGHUP) {
     apply_mix(config, nullptr);
+    if (config.control.enabled) {
+      control = std::make_unique<ControlLink>(io, config.control, control_hooks());
+    }
+  }
+
+  [[nodiscard]] bool in_room() const { return !config.room.server.empty(); }
+
+  ControlHooks control_hooks() {
+    ControlHooks h;
+    h.post = [this](const audio::Command& c) { return engine.post(c); };
+    h.status = [this] { return status_json(); };
+    h.meters = [this] { return meters_json(); };
+    h.has_remote = [this](std::uint32_t session_id) {
+      const audio::Snapshot s = engine.snapshot();
+      for (const auto& r : s.remotes) {
+        if (r.active && r.session_id == session_id) return true;
+      }
+      return false;
+    };
+    h.join_room = [this](const RoomConfig& room) {
+      config.room = room;
+      log::notice("command: joining room {} on {}", room.name, room.server);
+      link.reconfigure(link_config(config));  // leaves the current room, if any, first
+      update_status();
+    };
+    h.leave_room = [this] {
+      if (!in_room()) return false;
+      log::notice("command: leaving room {}", config.room.name);
+      link.leave();
+      config.room = RoomConfig{};
+      update_status();
+      return true;
+    };
+    h.restart_audio = [this] {
+      log::notice("command: restarting the JACK client");
+      supervisor.stop();
+      auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(500));
+      timer->async_wait([this, timer](const boost::system::error_code& ec) {
+        if (!ec) supervisor.start();
+      });
+    };
+    h.state_changed = [this](const std::string&) { update_status(); };
+    return h;
+  }
+
+  [[nodiscard]] nlohmann::json status_json() const {
+    const LinkStats l = link.stats();
+    const jack::SupervisorStatus j = supervisor.status();
+    const audio::Snapshot snap = engine.snapshot();
+    nlohmann::json remotes = nlohmann::json::array();
+    for (const auto& r : snap.remotes) {
+      if (!r.active) continue;
+      remotes.push_back({{"session_id", r.session_id},
+                         {"gain_db", r.gain_db},
+                         {"pan", r.pan},
+                         {"muted", r.muted},
+                         {"depth_ms", r.jitter.depth_ms},
+                         {"target_ms", r.jitter.target_ms},
+                         {"jitter_ms", r.jitter.jitter_ms},
+                         {"drift_ppm", r.jitter.drift_ppm},
+                         {"underruns", r.jitter.underruns},
+                         {"concealed", r.jitter.concealed},
+                         {"late", r.jitter.late}});
+    }
+    nlohmann::json s;
+    s["room"] = in_room() ? nlohmann::json(config.room.name) : nlohmann::json();
+    s["server"] = in_room() ? nlohmann::json(config.room.server) : nlohmann::json();
+    s["link"] = link_state_name(l.state);
+    s["members"] = l.state == LinkState::joined ? 1 + remotes.size() : 0;
+    s["rtt_ms"] = static_cast<double>(l.rtt_us) / 1000.0;
+    s["jack"] = {{"state", jack::state_name(j.state)},
+                 {"period", j.period},
+                 {"sample_rate", j.sample_rate},
+                 {"xruns", j.xruns}};
+    s["remotes"] = std::move(remotes);
+    if (!l.last_problem.empty()) s["problem"] = l.last_problem;
+    return s;
+  }
+
+  [[nodiscard]] nlohmann::json meters_json() const {
+    const audio::Snapshot snap = engine.snapshot();
+    const auto level = [](const audio::Level& v) {
+      return nlohmann::json{{"peak_dbfs", v.peak_dbfs}, {"rms_dbfs", v.rms_dbfs}};
+    };
+    nlohmann::json m;
+    m["inputs"] = {level(snap.inputs[0]), level(snap.inputs[1])};
+    m["master"] = {level(snap.master[0]), level(snap.master[1])};
+    m["remotes"] = nlohmann::json::array();
+    for (const auto& r : snap.remotes) {
+      if (r.active)
+        m["remotes"].push_back({{"session_id", r.session_id}, {"level", level(r.level)}});
+    }
+    return m;
   }
 
   jack::SupervisorEvents events() {
@@ -197,14 +291,22 @@ struct Box::Impl {
     for (const auto& w : config.warnings) log::warning("{}", w);
     signals.async_wait(
         [this](const boost::system::error_code& ec, int sig) { on_signal(ec, sig); });
-    link.start();
+    if (in_room()) link.start();
     supervisor.start();
     petter.start();
+    // Before the loop thread turns real-time: Paho's threads, started by the first connect,
+    // inherit the creating thread's scheduling and have no business running real-time.
+    if (control) control->start();
     started = std::chrono::steady_clock::now();
     next_journal = started + config.status_interval;
     arm_status();
-    log::notice("jamboxd started: room {} on {}, JACK client {}", config.room.name,
-                config.room.server, config.jack.client_name);
+    if (in_room()) {
+      log::notice("jamboxd started: room {} on {}, JACK client {}", config.room.name,
+                  config.room.server, config.jack.client_name);
+    } else {
+      log::notice("jamboxd started in no room (managed by {}), JACK client {}",
+                  config.control.broker, config.jack.client_name);
+    }
     prioritise_network();
     io.run();
     return exit_code;
@@ -236,6 +338,7 @@ struct Box::Impl {
                 config.room.name);
     notifier.stopping();
     link.leave();
+    if (control) control->stop();
     supervisor.stop();
     petter.stop();
     status_timer.cancel();
@@ -257,6 +360,12 @@ struct Box::Impl {
             "jamboxd restarts");
       }
       apply_mix(next, &config);
+      // A managed box whose file names no room stays where the admin's commands put it.
+      if (next.control.enabled && next.room.server.empty()) next.room = config.room;
+      if (!(next.control == config.control)) {
+        log::warning("reload: [mqtt] settings take effect when jamboxd restarts");
+      }
+      next.control = config.control;
       if (!(next.room == config.room)) {
         log::notice("reload: moving to room {} on {}", next.room.name, next.room.server);
         link.reconfigure(link_config(next));
@@ -331,7 +440,8 @@ struct Box::Impl {
     const LinkStats l = link.stats();
     const jack::SupervisorStatus j = supervisor.status();
     const Figures f = figures();
-    std::string text = fmt::format("room {}: {}", l.room, link_state_name(l.state));
+    std::string text = in_room() ? fmt::format("room {}: {}", l.room, link_state_name(l.state))
+                                 : std::string("no room");
     if (l.state == LinkState::joined) {
       text += fmt::format(", {} members, RTT {:.1f} ms", members(l, f),
                           static_cast<double>(l.rtt_us) / 1000.0);
@@ -344,6 +454,7 @@ struct Box::Impl {
       text += fmt::format("; {}", jack::state_name(j.state));
       if (!j.last_error.empty()) text += " (" + j.last_error + ")";
     }
+    if (control) text += "; MQTT " + control->summary();
     notifier.status(text);
   }
 
@@ -381,6 +492,7 @@ struct Box::Impl {
   std::chrono::steady_clock::time_point next_journal;
   bool ready_sent = false;
   int exit_code = 0;
+  std::unique_ptr<ControlLink> control;  // managed mode only; destroyed before the link
 };
 
 Box::Box(BoxConfig config, std::function<BoxConfig()> reload, BoxOptions options)

@@ -1,5 +1,6 @@
 #include <jambox/box/config.hpp>
 #include <jambox/config/config.hpp>
+#include <jambox/control/topics.hpp>
 #include <jambox/wire/session.hpp>
 
 #include <sys/stat.h>
@@ -41,6 +42,95 @@ std::string read_secret_file(const config::Section& room, const std::string& pat
   return secret;
 }
 
+void read_room(const config::Section& room, BoxConfig& c) {
+  c.room.server = room.require_string("server");
+  c.room.name = room.require_string("name");
+  if (!wire::valid_room_name(c.room.name)) {
+    room.fail("name", "1 to 32 characters of A-Z a-z 0-9 . _ -");
+  }
+  const bool inline_secret = room.has("secret");
+  const bool file_secret = room.has("secret_file");
+  if (inline_secret == file_secret) {
+    room.fail(inline_secret ? "secret_file" : "secret",
+              "give exactly one of 'secret' and 'secret_file'");
+  }
+  c.room.secret = inline_secret
+                      ? room.require_string("secret")
+                      : read_secret_file(room, room.require_string("secret_file"), c.warnings);
+  if (c.room.secret.size() < wire::kMinSecretLength || c.room.secret.size() > 255) {
+    room.fail(inline_secret ? "secret" : "secret_file",
+              "a room secret has " + std::to_string(wire::kMinSecretLength) + " to 255 characters");
+  }
+}
+
+// ssl:// and mqtts:// without a port get 8883; tcp:// works but is logged loudly at start.
+std::string broker_uri(const config::Section& mqtt) {
+  std::string uri = mqtt.require_string("broker");
+  const auto scheme_end = uri.find("://");
+  const std::string scheme = scheme_end == std::string::npos ? "" : uri.substr(0, scheme_end);
+  if (scheme != "ssl" && scheme != "mqtts" && scheme != "wss" && scheme != "tcp") {
+    mqtt.fail("broker",
+              "expected ssl://HOST[:PORT] (mutual TLS, default port 8883), "
+              "wss://HOST[:PORT]/PATH, or tcp://HOST:PORT for a lab without TLS");
+  }
+  const std::string rest = uri.substr(scheme_end + 3);
+  if (rest.empty() || rest.front() == ':' || rest.front() == '/') {
+    mqtt.fail("broker", "no host name in '" + uri + "'");
+  }
+  const bool has_port = rest.find(']') != std::string::npos ? rest.find("]:") != std::string::npos
+                                                            : rest.find(':') != std::string::npos;
+  if ((scheme == "ssl" || scheme == "mqtts") && !has_port) uri += ":8883";
+  if (scheme == "mqtts") uri = "ssl" + uri.substr(5);
+  return uri;
+}
+
+void read_control(const config::Section& mqtt, ControlConfig& c,
+                  std::vector<std::string>& warnings) {
+  c.enabled = mqtt.get_bool("enabled", false);
+  if (!c.enabled) return;
+  c.broker = broker_uri(mqtt);
+  c.player_key = mqtt.require_string("player_key");
+  if (!control::valid_topic_level(c.player_key)) {
+    mqtt.fail("player_key", "must be one MQTT topic level (no / + # or control characters)");
+  }
+  c.prefix = mqtt.get_string("prefix", c.prefix);
+  if (!control::valid_topic_level(c.prefix)) {
+    mqtt.fail("prefix", "must be one MQTT topic level (no / + # or control characters)");
+  }
+  c.tls.ca = mqtt.get_string("ca_file", c.tls.ca.string());
+  c.tls.cert = mqtt.get_string("cert_file", c.tls.cert.string());
+  c.tls.key = mqtt.get_string("key_file", c.tls.key.string());
+  c.status_interval = std::chrono::seconds(mqtt.get_int("status_interval_s", 30, 5, 3600));
+  c.commands_per_minute =
+      static_cast<std::uint32_t>(mqtt.get_int("commands_per_minute", 300, 1, 100000));
+  if (c.broker.rfind("tcp://", 0) == 0) {
+    warnings.push_back("mqtt.broker " + c.broker +
+                       " is plain TCP: commands and status travel unencrypted and "
+                       "unauthenticated; use it in a lab only");
+    return;
+  }
+  const auto now = std::chrono::system_clock::now();
+  try {
+    c.identity = control::check_identity(c.tls, c.player_key, now);
+  } catch (const control::IdentityError& e) {
+    // Name the key that points at the file at fault.
+    const std::string what = e.what();
+    const char* key = what.rfind("private key", 0) == 0 ? "key_file"
+                      : what.rfind("CA", 0) == 0        ? "ca_file"
+                                                        : "cert_file";
+    mqtt.fail(key, what);
+  }
+  if (!c.identity.clock_plausible) {
+    warnings.push_back(
+        "the system clock is not set yet (no real-time clock, NTP not synchronised): the "
+        "certificate's validity cannot be checked, and the broker may refuse TLS until the clock "
+        "is right; jamboxd keeps retrying");
+  } else if (const long days = c.identity.days_left(now); days < 30) {
+    warnings.push_back("certificate " + c.tls.cert.string() + " expires in " +
+                       std::to_string(days) + " days: renew it");
+  }
+}
+
 BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides) {
   for (const auto& o : overrides) doc.set_override(o);
   BoxConfig c;
@@ -78,25 +168,13 @@ BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides)
   c.mix.metronome_gain_db =
       static_cast<float>(audio.get_double("metronome_gain_db", -12.0, -60.0, 12.0));
 
+  read_control(doc.section("mqtt"), c.control, c.warnings);
+
   const config::Section room = doc.section("room");
-  c.room.server = room.require_string("server");
-  c.room.name = room.require_string("name");
-  if (!wire::valid_room_name(c.room.name)) {
-    room.fail("name", "1 to 32 characters of A-Z a-z 0-9 . _ -");
-  }
-  const bool inline_secret = room.has("secret");
-  const bool file_secret = room.has("secret_file");
-  if (inline_secret == file_secret) {
-    room.fail(inline_secret ? "secret_file" : "secret",
-              "give exactly one of 'secret' and 'secret_file'");
-  }
-  c.room.secret = inline_secret
-                      ? room.require_string("secret")
-                      : read_secret_file(room, room.require_string("secret_file"), c.warnings);
-  if (c.room.secret.size() < wire::kMinSecretLength || c.room.secret.size() > 255) {
-    room.fail(inline_secret ? "secret" : "secret_file",
-              "a room secret has " + std::to_string(wire::kMinSecretLength) + " to 255 characters");
-  }
+  // Managed boxes may start outside any room: the admin sends join_room.
+  const bool room_optional = c.control.enabled && !room.has("server") && !room.has("name") &&
+                             !room.has("secret") && !room.has("secret_file");
+  if (!room_optional) read_room(room, c);
 
   const config::Section logging = doc.section("logging");
   const std::string level =

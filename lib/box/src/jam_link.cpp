@@ -100,13 +100,19 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     make_session();
   }
 
+  // No room (a managed box before its first join_room): no session, and start() does nothing.
   void make_session() {
+    if (config.room.empty()) {
+      session.reset();
+      return;
+    }
     session = std::make_unique<wire::ClientSession>(config.room, config.secret, config.shape);
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
 
   void start() {
+    if (!session) return;
     stopped = false;
     if (!loops_armed) {
       loops_armed = true;
@@ -194,18 +200,18 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void send_leave() {
-    if (!session->admitted() || !socket.is_open()) return;
+    if (!session || !session->admitted() || !socket.is_open()) return;
     auto buf = send_batch.prepare();
     const std::size_t n = session->make_leave(now_us(), buf);
     if (n > 0 && send_batch.commit(n, server_ep)) flush();
   }
 
   void leave() {
-    if (session->admitted()) {
+    if (session && session->admitted()) {
       log::info("leaving room {} on {}", config.room, config.server);
     }
     send_leave();
-    session->reset();
+    if (session) session->reset();
     state = LinkState::stopped;
     stopped = true;
     ++resolve_generation;
@@ -270,7 +276,7 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
 
   void drain_outbound() {
     const std::uint64_t now = now_us();
-    const bool admitted = session->admitted() && state == LinkState::joined;
+    const bool admitted = session && session->admitted() && state == LinkState::joined;
     const std::size_t payload =
         wire::audio_payload_size(config.shape.frames, config.shape.channels, config.shape.format);
     outbound.consume_all([&](const audio::OutboundPacket& p) {
@@ -326,6 +332,10 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
 
   void handle(std::span<const std::uint8_t> datagram, std::uint64_t now) {
     wire::PacketView view;
+    if (!session) {
+      ++stats.rejected;  // nothing can be authentic before we joined anything
+      return;
+    }
     switch (session->receive(datagram, now, view)) {
       case wire::ClientSession::Event::rejected:
         ++stats.rejected;
@@ -541,9 +551,11 @@ LinkStats JamLink::stats() const {
   s.audio_running = impl_->audio_running.load(std::memory_order_relaxed);
   s.server = impl_->config.server;
   s.room = impl_->config.room;
-  s.session_id = impl_->session->admitted() ? impl_->session->session_id() : 0;
-  s.rtt_us = impl_->session->rtt_us();
-  s.welcome_members = impl_->session->admitted() ? impl_->session->welcome().members : 0;
+  const wire::ClientSession* session = impl_->session.get();
+  const bool admitted = session != nullptr && session->admitted();
+  s.session_id = admitted ? session->session_id() : 0;
+  s.rtt_us = session != nullptr ? session->rtt_us() : 0;
+  s.welcome_members = admitted ? session->welcome().members : 0;
   return s;
 }
 

@@ -21,7 +21,6 @@
 
 namespace jt = jambox::jacktest;
 using jambox::test::Process;
-using jambox::test::ProcessOptions;
 using jambox::test::TempDir;
 using namespace std::chrono_literals;
 
@@ -29,13 +28,7 @@ namespace {
 
 std::unique_ptr<Process> spawn(const TempDir& dir, const std::string& program,
                                std::vector<std::string> args, const std::string& name) {
-  ProcessOptions options;
-  options.program = jambox::test::find_binary(program);
-  options.args = std::move(args);
-  options.output_dir = dir.path();
-  options.name = name;
-  options.unset_env = {"NOTIFY_SOCKET", "JACK_DEFAULT_SERVER"};
-  return std::make_unique<Process>(options);
+  return jambox::test::spawn_built(dir.path(), program, std::move(args), name);
 }
 
 std::string box_config(const std::string& name, const std::string& jack_server,

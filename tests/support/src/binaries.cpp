@@ -4,8 +4,10 @@
 
 #include <array>
 #include <cstdlib>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace jambox::test {
 namespace {
@@ -15,6 +17,19 @@ bool is_executable_file(const std::filesystem::path& file) {
   return std::filesystem::is_regular_file(file, error) && ::access(file.c_str(), X_OK) == 0;
 }
 
+std::vector<std::filesystem::path> program_directories() {
+  std::vector<std::filesystem::path> directories;
+  const char* path = std::getenv("PATH");
+  std::istringstream entries(path != nullptr ? path : "");
+  std::string entry;
+  while (std::getline(entries, entry, ':')) {
+    if (!entry.empty()) directories.emplace_back(entry);
+  }
+  directories.emplace_back("/usr/sbin");
+  directories.emplace_back("/usr/local/sbin");
+  return directories;
+}
+
 }  // namespace
 
 std::filesystem::path build_dir() {
@@ -22,6 +37,15 @@ std::filesystem::path build_dir() {
   if (dir == nullptr || *dir == '\0') {
     throw std::runtime_error(
         "JAMBOX_BUILD_DIR is not set: run the test through ctest, or export the build directory");
+  }
+  return dir;
+}
+
+std::filesystem::path source_dir() {
+  const char* dir = std::getenv("JAMBOX_SOURCE_DIR");
+  if (dir == nullptr || *dir == '\0') {
+    throw std::runtime_error(
+        "JAMBOX_SOURCE_DIR is not set: run the test through ctest, or export the source directory");
   }
   return dir;
 }
@@ -47,6 +71,14 @@ std::filesystem::path find_binary(std::string_view name) {
   }
   throw std::runtime_error("cannot find the program '" + std::string(name) + "' under " +
                            root.string() + " (build it first)");
+}
+
+std::optional<std::filesystem::path> find_installed_program(std::string_view name) {
+  for (const auto& directory : program_directories()) {
+    const std::filesystem::path candidate = directory / name;
+    if (is_executable_file(candidate)) return candidate;
+  }
+  return std::nullopt;
 }
 
 }  // namespace jambox::test

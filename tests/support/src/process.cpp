@@ -1,3 +1,4 @@
+#include <jambox/test/binaries.hpp>
 #include <jambox/test/process.hpp>
 #include <jambox/test/temp_dir.hpp>
 
@@ -172,6 +173,18 @@ std::string Process::stdout_text() const {
 }
 std::string Process::stderr_text() const {
   return read_text_file(stderr_path_);
+}
+
+std::unique_ptr<Process> spawn_built(const std::filesystem::path& output_dir,
+                                     std::string_view program, std::vector<std::string> args,
+                                     const std::string& name) {
+  ProcessOptions options;
+  options.program = find_binary(program);
+  options.args = std::move(args);
+  options.output_dir = output_dir;
+  options.name = name;
+  options.unset_env = {"NOTIFY_SOCKET", "JACK_DEFAULT_SERVER"};
+  return std::make_unique<Process>(options);
 }
 
 }  // namespace jambox::test

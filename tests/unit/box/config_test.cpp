@@ -210,3 +210,83 @@ TEST_CASE("the shipped jamboxd.conf is valid and documents every key", "[box][co
     CHECK(text.find(std::string(key) + " =") != std::string::npos);
   }
 }
+
+namespace {
+
+// A PKI made by the project's script, for the [mqtt] section's identity checks.
+struct MqttFixture {
+  jambox::test::TempDir dir{"box-mqtt"};
+  std::filesystem::path pki = dir.path() / "pki";
+  MqttFixture() {
+    const char* source = std::getenv("JAMBOX_SOURCE_DIR");
+    REQUIRE(source != nullptr);
+    const std::string command = std::string(source) + "/packaging/make-pki.sh " + pki.string() +
+                                " --player box-7 --test-extras >/dev/null 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  [[nodiscard]] std::string section(const std::string& broker, const std::string& cert,
+                                    const std::string& key) const {
+    return "[mqtt]\nenabled = true\nbroker = \"" + broker + "\"\nplayer_key = \"box-7\"\n" +
+           "ca_file = \"" + (pki / "ca.crt").string() + "\"\ncert_file = \"" +
+           (pki / (cert + ".crt")).string() + "\"\nkey_file = \"" +
+           (pki / (key + ".key")).string() + "\"\n";
+  }
+};
+
+}  // namespace
+
+TEST_CASE("[mqtt]: managed mode with a good identity; the room may be left out", "[box][config]") {
+  MqttFixture f;
+  const box::BoxConfig c =
+      box::parse_config(f.section("ssl://broker.example.org", "box-7", "box-7"), "m.conf");
+  CHECK(c.control.enabled);
+  CHECK(c.control.broker == "ssl://broker.example.org:8883");  // the MQTT-over-TLS port
+  CHECK(c.control.player_key == "box-7");
+  CHECK(c.control.prefix == "jambox");
+  CHECK(c.control.status_interval == std::chrono::seconds(30));
+  CHECK(c.control.identity.common_name == "box-7");
+  CHECK(c.room.server.empty());  // no room until join_room
+  CHECK(c.warnings.empty());
+}
+
+TEST_CASE("[mqtt]: errors name the file, line and key", "[box][config]") {
+  MqttFixture f;
+  const auto error_of = [](const std::string& text) -> std::pair<std::string, std::string> {
+    try {
+      static_cast<void>(box::parse_config(text, "m.conf"));
+    } catch (const ConfigError& e) {
+      return {e.key(), e.what()};
+    }
+    return {};
+  };
+  SECTION("certificate issued to another box") {
+    const auto [key, what] = error_of(f.section("ssl://b:8883", "expired", "expired"));
+    CHECK(key == "mqtt.cert_file");
+    CHECK(what.find("m.conf:") == 0);
+  }
+  SECTION("private key readable by others") {
+    const auto [key, what] = error_of(f.section("ssl://b:8883", "loose", "loose"));
+    CHECK(key == "mqtt.key_file");
+    CHECK(what.find("chmod 600") != std::string::npos);
+  }
+  SECTION("unknown scheme") {
+    const auto [key, what] = error_of(f.section("http://b:80", "box-7", "box-7"));
+    CHECK(key == "mqtt.broker");
+    CHECK(what.find("ssl://") != std::string::npos);
+  }
+  SECTION("player key with a topic separator") {
+    const auto [key, what] = error_of(
+        "[mqtt]\nenabled = true\nbroker = \"ssl://b\"\n"
+        "player_key = \"a/b\"\n");
+    CHECK(key == "mqtt.player_key");
+  }
+}
+
+TEST_CASE("[mqtt]: plain TCP works for a lab, with a loud warning", "[box][config]") {
+  const box::BoxConfig c = box::parse_config(
+      "[mqtt]\nenabled = true\nbroker = \"tcp://127.0.0.1:1883\"\nplayer_key = \"lab\"\n" + kRoom,
+      "lab.conf");
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0].find("unencrypted") != std::string::npos);
+  CHECK(c.room.name == "main");
+}

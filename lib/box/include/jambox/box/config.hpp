@@ -3,6 +3,7 @@
 // range are documented in config/jamboxd.conf.
 
 #include <jambox/audio/config.hpp>
+#include <jambox/control/identity.hpp>
 #include <jambox/jack/client.hpp>
 #include <jambox/log/log.hpp>
 
@@ -34,11 +35,32 @@ struct RoomConfig {
   friend bool operator==(const RoomConfig&, const RoomConfig&) = default;
 };
 
+// [mqtt]: the managed mode. Off, the box is standalone (its [room] from this file).
+struct ControlConfig {
+  bool enabled = false;
+  std::string broker;      // ssl://host:8883 (port defaulted), wss://..., tcp://... (lab only)
+  std::string player_key;  // client id, user name, certificate CN
+  std::string prefix = "jambox";
+  control::TlsFiles tls{"/etc/jambox/pki/ca.crt", "/etc/jambox/pki/player.crt",
+                        "/etc/jambox/pki/player.key"};
+  std::chrono::seconds status_interval{30};
+  std::uint32_t commands_per_minute = 300;  // more are answered rate_limited
+  // Checked while loading (exit 78 when unusable): what the certificate says.
+  control::Identity identity;
+  friend bool operator==(const ControlConfig& a, const ControlConfig& b) {
+    return a.enabled == b.enabled && a.broker == b.broker && a.player_key == b.player_key &&
+           a.prefix == b.prefix && a.tls.ca == b.tls.ca && a.tls.cert == b.tls.cert &&
+           a.tls.key == b.tls.key && a.status_interval == b.status_interval &&
+           a.commands_per_minute == b.commands_per_minute;
+  }
+};
+
 struct BoxConfig {
   jack::ClientConfig jack;
   audio::EngineConfig engine;
   MixConfig mix;
-  RoomConfig room;
+  RoomConfig room;  // empty server and name: no room at start (managed mode)
+  ControlConfig control;
   // SCHED_FIFO priority of the network (event loop) thread, 0 = normal scheduling. Below JACK's
   // client threads (jackd -P P runs them at P - 5: 5 with the default 10) so audio always wins,
   // above everything else so a packet never waits behind other programs.

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -64,5 +66,13 @@ class Process {
   std::filesystem::path stdout_path_;
   std::filesystem::path stderr_path_;
 };
+
+// Starts the project's program `program` (found in the build tree) with its output in
+// <output_dir>/<name>.stdout/.stderr, without the NOTIFY_SOCKET and JACK_DEFAULT_SERVER of the
+// environment the tests themselves run in.
+[[nodiscard]] std::unique_ptr<Process> spawn_built(const std::filesystem::path& output_dir,
+                                                   std::string_view program,
+                                                   std::vector<std::string> args,
+                                                   const std::string& name);
 
 }  // namespace jambox::test

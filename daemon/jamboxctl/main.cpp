@@ -1,0 +1,234 @@
+// jamboxctl: send commands to jambox boxes and watch them, over the broker, with the admin's
+// own certificate (CN jamboxctl). docs/control-plane.md lists the commands.
+//
+//   jamboxctl [options] send KEY COMMAND [--FIELD VALUE]...   waits for the ack
+//   jamboxctl [options] status KEY                            the box's status now
+//   jamboxctl [options] watch KEY                             live status and meters
+//
+// Exit status: 0 done, 1 the box refused the command, 64 bad command line, 69 no broker or no
+// answer, 78 unusable certificate or key.
+
+#include <jambox/control/admin.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/version.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace po = boost::program_options;
+namespace control = jambox::control;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kExitRefused = 1;
+constexpr int kExitUsage = 64;
+constexpr int kExitUnavailable = 69;
+constexpr int kExitConfig = 78;
+
+volatile std::sig_atomic_t g_stop = 0;
+
+void usage(std::ostream& out, const po::options_description& options) {
+  out << "Usage: jamboxctl [options] send KEY COMMAND [--FIELD VALUE]...\n"
+         "       jamboxctl [options] status KEY\n"
+         "       jamboxctl [options] watch KEY\n\n"
+         "Sends commands to jambox boxes and shows their status, over the MQTT broker.\n"
+         "Values of --FIELD are JSON when they parse as JSON (numbers, true, false), else "
+         "strings:\n  jamboxctl send 5f0c... set_master --gain_db -6\n"
+         "  jamboxctl send 5f0c... join_room --server 192.0.2.10:7930 --room band --secret ...\n\n"
+      << options
+      << "\nExit status: 0 done, 1 refused by the box, 64 bad command line, 69 no broker or no "
+         "answer,\n78 unusable certificate or key.\n";
+}
+
+// --name value pairs after COMMAND -> the payload object.
+bool payload_of(const std::vector<std::string>& words, json& payload, std::string& error) {
+  payload = json::object();
+  for (std::size_t i = 0; i < words.size(); i += 2) {
+    const std::string& flag = words[i];
+    if (flag.size() < 3 || flag.rfind("--", 0) != 0) {
+      error = "expected --FIELD VALUE, got '" + flag + "'";
+      return false;
+    }
+    if (i + 1 >= words.size()) {
+      error = flag + " needs a value";
+      return false;
+    }
+    json value = json::parse(words[i + 1], nullptr, false);
+    if (value.is_discarded() || value.is_object() || value.is_array()) value = words[i + 1];
+    payload[flag.substr(2)] = value;
+  }
+  return true;
+}
+
+void print_ack(const json& ack, bool as_json) {
+  if (as_json) {
+    std::cout << ack.dump() << "\n";
+    return;
+  }
+  const std::string status = ack.value("status", "?");
+  if (status == "ok") {
+    std::cout << "ok";
+    if (ack.contains("result")) std::cout << " " << ack["result"].dump(2);
+    std::cout << "\n";
+    return;
+  }
+  std::cout << status << ": " << ack.value("error_code", json("?")).get<std::string>() << ": "
+            << ack.value("error", json("")).get<std::string>() << "\n";
+}
+
+std::string meter_bar(double dbfs) {
+  const int width = static_cast<int>(std::max(0.0, std::min(40.0, (dbfs + 60.0) * 40.0 / 60.0)));
+  return std::string(static_cast<std::size_t>(width), '#') +
+         std::string(static_cast<std::size_t>(40 - width), ' ');
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  jambox::log::init("jamboxctl");
+  jambox::log::set_level(jambox::log::Level::warning);
+  control::AdminConfig config;
+  std::string ca;
+  std::string cert;
+  std::string key;
+  po::options_description options("Options");
+  options.add_options()("broker", po::value(&config.broker)->default_value(config.broker),
+                        "broker URI (ssl://HOST:PORT)")(
+      "ca", po::value(&ca)->default_value(config.tls.ca.string()), "CA certificate")(
+      "cert", po::value(&cert)->default_value(config.tls.cert.string()), "admin certificate")(
+      "key", po::value(&key)->default_value(config.tls.key.string()), "its private key (0600)")(
+      "identity", po::value(&config.identity)->default_value(config.identity),
+      "the certificate's CN")("prefix", po::value(&config.prefix)->default_value(config.prefix),
+                              "topic prefix")("timeout", po::value<double>()->default_value(10.0),
+                                              "seconds to wait for the broker and for an ack")(
+      "json", "machine-readable output (one JSON document per line)")("help", "show this help")(
+      "version", "show the version");
+  po::options_description hidden;
+  hidden.add_options()("words", po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("words", -1);
+
+  po::variables_map args;
+  std::vector<std::string> words;
+  try {
+    const auto parsed = po::command_line_parser(argc, argv)
+                            .options(all)
+                            .positional(positional)
+                            .allow_unregistered()
+                            .run();
+    po::store(parsed, args);
+    po::notify(args);
+    // Command fields (--gain_db -6) are not options of ours: keep them, in order.
+    words = po::collect_unrecognized(parsed.options, po::include_positional);
+  } catch (const po::error& e) {
+    std::cerr << "jamboxctl: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (args.count("help") != 0) {
+    usage(std::cout, options);
+    return 0;
+  }
+  if (args.count("version") != 0) {
+    std::cout << "jamboxctl " << jambox::kVersion << "\n";
+    return 0;
+  }
+  const bool as_json = args.count("json") != 0;
+  const auto timeout = std::chrono::milliseconds(
+      static_cast<long>(std::max(0.1, args["timeout"].as<double>()) * 1000.0));
+  config.tls = {ca, cert, key};
+
+  if (words.size() < 2 || (words[0] == "send" && words.size() < 3) ||
+      (words[0] != "send" && words[0] != "status" && words[0] != "watch")) {
+    usage(std::cerr, options);
+    return kExitUsage;
+  }
+  const std::string verb = words[0];
+  const std::string player = words[1];
+  json payload = json::object();
+  if (verb == "send") {
+    std::string error;
+    if (!payload_of({words.begin() + 3, words.end()}, payload, error)) {
+      std::cerr << "jamboxctl: " << error << "\n";
+      return kExitUsage;
+    }
+  }
+
+  if (config.broker.rfind("tcp://", 0) != 0) {
+    try {
+      static_cast<void>(
+          control::check_identity(config.tls, config.identity, std::chrono::system_clock::now()));
+    } catch (const control::IdentityError& e) {
+      std::cerr << "jamboxctl: " << e.what() << "\n";
+      return kExitConfig;
+    }
+  }
+
+  control::AdminClient client(config);
+  std::string why;
+  if (!client.connect(timeout, why)) {
+    std::cerr << "jamboxctl: cannot use the broker at " << config.broker << ": " << why << "\n";
+    return kExitUnavailable;
+  }
+
+  if (verb == "send" || verb == "status") {
+    const std::string type = verb == "send" ? words[2] : "get_status";
+    const auto ack = client.command(player, type, payload, timeout);
+    client.disconnect();
+    if (!ack) {
+      std::cerr << "jamboxctl: no answer from box " << player << " within "
+                << static_cast<double>(timeout.count()) / 1000.0
+                << " s (offline, or not this key)\n";
+      return kExitUnavailable;
+    }
+    if (verb == "status" && ack->value("status", "") == "ok" && !as_json) {
+      std::cout << (*ack)["result"].dump(2) << "\n";
+    } else {
+      print_ack(*ack, as_json);
+    }
+    return ack->value("status", "") == "ok" ? 0 : kExitRefused;
+  }
+
+  // watch: status as it comes, meters at 250 ms (renewed before the box's 10 s lease ends).
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  auto last_renewal = std::chrono::steady_clock::now() - std::chrono::seconds(60);
+  client.watch(
+      player,
+      [as_json](const std::string& kind, const json& doc) {
+        if (as_json) {
+          std::cout << json{{"kind", kind}, {"doc", doc}}.dump() << "\n" << std::flush;
+          return;
+        }
+        if (kind == "status") {
+          std::cout << "status: room " << doc.value("room", json("-")).dump() << ", "
+                    << doc.value("members", 0) << " members, RTT " << doc.value("rtt_ms", 0.0)
+                    << " ms, JACK " << doc["jack"].value("state", "?") << ", MQTT "
+                    << doc.value("connection_state", "?") << "\n";
+        } else if (doc.contains("inputs")) {
+          const double in1 = doc["inputs"][0].value("peak_dbfs", -120.0);
+          const double master = doc["master"][0].value("peak_dbfs", -120.0);
+          std::cout << "in  [" << meter_bar(in1) << "] " << static_cast<int>(in1) << " dBFS   out ["
+                    << meter_bar(master) << "] " << static_cast<int>(master) << " dBFS\n";
+        }
+        std::cout << std::flush;
+      },
+      [] { return g_stop != 0; },
+      [&] {
+        if (std::chrono::steady_clock::now() - last_renewal >= std::chrono::seconds(5)) {
+          last_renewal = std::chrono::steady_clock::now();
+          const auto ack = client.command(player, "set_meter_interval", {{"interval_ms", 250}},
+                                          std::chrono::seconds(2));
+          if (!ack && !as_json) std::cerr << "(box " << player << " does not answer)\n";
+        }
+      });
+  client.disconnect();
+  return 0;
+}

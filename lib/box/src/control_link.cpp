@@ -1,0 +1,366 @@
+#include "control_link.hpp"
+
+#include <jambox/control/commands.hpp>
+#include <jambox/control/topics.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/version.hpp>
+#include <jambox/wire/session.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cmath>
+
+namespace jambox::box {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+// A meter interval asked for by set_meter_interval lasts this long unless renewed, so a
+// forgotten `jamboxctl watch` does not keep a box publishing levels forever.
+constexpr seconds kMeterLease{10};
+// Status on change is published at most this often (a flapping JACK must not flood the broker).
+constexpr milliseconds kStatusMinGap{1000};
+
+control::CommandLimits limits(const ControlConfig& c) {
+  control::CommandLimits l;
+  l.per_minute = c.commands_per_minute;
+  return l;
+}
+
+json offline_status(const std::string& key) {
+  return json{{"player_key", key}, {"status", "offline"}};
+}
+
+std::uint32_t remote_of(const json& payload) {
+  if (payload.is_object() && payload.contains("input")) {
+    throw control::CommandFailed(
+        "unsupported_target",
+        "inputs have no gain, pan or mute stage of their own: use set_monitor for what you hear "
+        "and set_mute_to_room for what the room hears");
+  }
+  return static_cast<std::uint32_t>(control::int_field(payload, "remote", 1, 0xFFFFFFFFLL));
+}
+
+}  // namespace
+
+struct ControlLink::Impl {
+  Impl(asio::io_context& context, const ControlConfig& c, ControlHooks h)
+      : io(context),
+        config(c),
+        hooks(std::move(h)),
+        topics(c.prefix, c.player_key),
+        commands(limits(c)),
+        session(io, session_config(), session_events()),
+        status_timer(io),
+        meter_timer(io),
+        started(Clock::now()) {
+    register_commands();
+  }
+
+  asio::io_context& io;
+  ControlConfig config;
+  ControlHooks hooks;
+  control::Topics topics;
+  control::CommandProcessor commands;
+  control::Session session;
+  asio::steady_timer status_timer;
+  asio::steady_timer meter_timer;
+  Clock::time_point started;
+  Clock::time_point last_status{};
+  bool status_pending = false;
+  milliseconds meter_interval{0};
+  Clock::time_point meter_until{};
+  bool meters_running = false;
+
+  control::SessionConfig session_config() const {
+    control::SessionConfig s;
+    s.uri = config.broker;
+    s.identity = config.player_key;
+    s.tls = config.tls;
+    s.will_topic = topics.status();
+    s.will_payload = offline_status(config.player_key).dump();
+    s.subscriptions = {topics.command(), topics.responses(), topics.view_ack()};
+    return s;
+  }
+
+  control::SessionEvents session_events() {
+    control::SessionEvents e;
+    e.state = [this](control::LinkState state, const std::string& why) {
+      const std::string name(control::link_state_name(state));
+      if (state == control::LinkState::connected) {
+        log::notice("MQTT {}: {} as {}", name, config.broker, config.player_key);
+      } else if (!why.empty()) {
+        log::warning("MQTT {}: {}", name, why);
+      } else {
+        log::info("MQTT {} to {}", name, config.broker);
+      }
+      if (hooks.state_changed) hooks.state_changed(name);
+    };
+    e.ready = [this] { on_ready(); };
+    e.message = [this](const control::Message& m) { on_message(m); };
+    return e;
+  }
+
+  // --- session events ----------------------------------------------------------------------
+
+  void on_ready() {
+    json caps{{"player_key", config.player_key},
+              {"firmware_version", kVersion},
+              {"protocol", 1},
+              {"commands", commands.command_types()},
+              {"audio",
+               {{"sample_rate", 48000}, {"channels", 2}, {"packet_frames", {32, 64, 128, 256}}}}};
+    control::PublishOptions retained;
+    retained.retained = true;
+    session.publish(topics.capabilities(), caps.dump(), retained);
+    publish_state();
+    publish_status();
+    arm_status();
+  }
+
+  void on_message(const control::Message& m) {
+    if (m.topic == topics.command()) {
+      const std::string ack = commands.handle(m.payload, Clock::now());
+      if (!session.publish(topics.command_ack(), ack)) {
+        log::warning("MQTT: a command acknowledgement could not be sent (not connected)");
+      }
+      return;
+    }
+    // Responses and view acknowledgements come with the request and view features.
+    log::debug("MQTT message on {} ignored", m.topic);
+  }
+
+  // --- commands -----------------------------------------------------------------------------
+
+  void post(const audio::Command& c) {
+    if (!hooks.post(c)) {
+      throw control::CommandFailed("busy", "the audio engine did not take the setting; retry");
+    }
+  }
+
+  void register_commands() {
+    commands.on("ping", [](const json&) { return json{{"pong", true}}; });
+    commands.on("get_status", [this](const json&) { return status_document(); });
+    commands.on("set_master", [this](const json& p) {
+      post(audio::Command::master_gain(
+          static_cast<float>(control::number_field(p, "gain_db", -60.0, 12.0))));
+      return json();
+    });
+    commands.on("set_gain", [this](const json& p) {
+      const std::uint32_t remote = remote_of(p);
+      const auto db = static_cast<float>(control::number_field(p, "gain_db", -60.0, 12.0));
+      require_remote(remote);
+      post(audio::Command::remote_gain(remote, db));
+      return json();
+    });
+    commands.on("set_pan", [this](const json& p) {
+      const std::uint32_t remote = remote_of(p);
+      const auto pan = static_cast<float>(control::number_field(p, "pan", -1.0, 1.0));
+      require_remote(remote);
+      post(audio::Command::remote_pan(remote, pan));
+      return json();
+    });
+    commands.on("set_mute", [this](const json& p) {
+      const std::uint32_t remote = remote_of(p);
+      const bool muted = control::bool_field(p, "muted");
+      require_remote(remote);
+      post(audio::Command::remote_mute(remote, muted));
+      return json();
+    });
+    commands.on("set_monitor", [this](const json& p) {
+      const bool on = control::bool_field(p, "on");
+      const auto db = static_cast<float>(control::number_field(p, "gain_db", -60.0, 12.0, 0.0));
+      post(audio::Command::monitor(on, db));
+      return json();
+    });
+    commands.on("set_mute_to_room", [this](const json& p) {
+      const auto input = static_cast<std::uint32_t>(control::int_field(p, "input", 1, 2));
+      post(audio::Command::input_mute_to_room(input - 1, control::bool_field(p, "muted")));
+      return json();
+    });
+    commands.on("set_metronome", [this](const json& p) {
+      const bool on = control::bool_field(p, "on");
+      const auto bpm = static_cast<float>(control::number_field(p, "bpm", 30.0, 300.0, 120.0));
+      const auto db = static_cast<float>(control::number_field(p, "gain_db", -60.0, 12.0, -12.0));
+      post(audio::Command::metronome(on, bpm, db));
+      return json();
+    });
+    commands.on("set_jitter", [this](const json& p) {
+      if (p.is_object() && p.value("auto", false)) {
+        post(audio::Command::jitter(1.0F, 40.0F, true));
+        return json();
+      }
+      const auto floor = static_cast<float>(control::number_field(p, "floor_ms", 0.0, 100.0));
+      const auto ceiling = static_cast<float>(control::number_field(p, "ceiling_ms", 1.0, 200.0));
+      if (ceiling < floor) throw control::InvalidField("ceiling_ms", "must not be below floor_ms");
+      const bool adaptive = !p.contains("adaptive") || control::bool_field(p, "adaptive");
+      post(audio::Command::jitter(floor, ceiling, adaptive));
+      return json();
+    });
+    commands.on("set_meter_interval", [this](const json& p) {
+      meter_interval = milliseconds(control::int_field(p, "interval_ms", 150, 2000));
+      meter_until = Clock::now() + kMeterLease;
+      if (!meters_running) arm_meters();
+      return json{{"interval_ms", meter_interval.count()}, {"lease_s", kMeterLease.count()}};
+    });
+    commands.on("join_room", [this](const json& p) {
+      RoomConfig room;
+      room.server = control::string_field(p, "server", 255);
+      room.name = control::string_field(p, "room", 32);
+      if (!wire::valid_room_name(room.name)) {
+        throw control::InvalidField("room", "1 to 32 characters of A-Z a-z 0-9 . _ -");
+      }
+      room.secret = control::string_field(p, "secret", 255);
+      if (room.secret.size() < wire::kMinSecretLength) {
+        throw control::InvalidField(
+            "secret", "at least " + std::to_string(wire::kMinSecretLength) + " characters");
+      }
+      hooks.join_room(room);
+      publish_state();
+      status_changed();
+      return json{{"room", room.name}, {"server", room.server}};
+    });
+    commands.on("leave_room", [this](const json&) {
+      if (!hooks.leave_room()) throw control::CommandFailed("not_in_room", "the box is in no room");
+      publish_state();
+      status_changed();
+      return json();
+    });
+    commands.on("restart_audio", [this](const json&) {
+      hooks.restart_audio();
+      return json();
+    });
+  }
+
+  void require_remote(std::uint32_t remote) const {
+    if (!hooks.has_remote(remote)) {
+      throw control::CommandFailed("unknown_remote", "no remote jammer with session " +
+                                                         std::to_string(remote) +
+                                                         " is playing (see get_status)");
+    }
+  }
+
+  // --- status, state, meters ------------------------------------------------------------------
+
+  json status_document() const {
+    json s = hooks.status();
+    s["player_key"] = config.player_key;
+    s["status"] = "online";
+    s["firmware_version"] = kVersion;
+    s["connection_state"] = control::link_state_name(session.state());
+    s["uptime_s"] = std::chrono::duration_cast<seconds>(Clock::now() - started).count();
+    const auto now = std::chrono::system_clock::now();
+    const bool clock_ok = now >= control::earliest_plausible_time();
+    // A box without a real-time clock before NTP: a 1970 sentinel, never a wrong date.
+    s["timestamp"] =
+        clock_ok ? std::chrono::duration_cast<seconds>(now.time_since_epoch()).count() : 0;
+    s["clock_synchronized"] = clock_ok;
+    if (config.identity.not_after.time_since_epoch().count() != 0 && clock_ok) {
+      const long days = config.identity.days_left(now);
+      s["certificate"] = {{"expires_in_days", days}, {"expiring", days < 30}};
+    }
+    const control::CommandCounters& c = commands.counters();
+    s["commands"] = {
+        {"received", c.received},       {"executed", c.executed},
+        {"duplicates", c.duplicates},   {"invalid", c.invalid_json + c.invalid_request},
+        {"too_large", c.too_large},     {"rate_limited", c.rate_limited},
+        {"unsupported", c.unsupported}, {"failed", c.failed}};
+    return s;
+  }
+
+  void publish_status() {
+    last_status = Clock::now();
+    status_pending = false;
+    session.publish(topics.status(), status_document().dump());
+  }
+
+  void publish_state() {
+    const json s = hooks.status();
+    json state{{"player_key", config.player_key}, {"room", s.value("room", json())}};
+    control::PublishOptions retained;
+    retained.retained = true;
+    session.publish(topics.state(), state.dump(), retained);
+  }
+
+  void arm_status() {
+    status_timer.expires_after(config.status_interval);
+    status_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (session.ready()) publish_status();
+      arm_status();
+    });
+  }
+
+  void status_changed() {
+    if (!session.ready()) return;
+    const auto since = Clock::now() - last_status;
+    if (since >= kStatusMinGap) {
+      publish_status();
+      return;
+    }
+    if (status_pending) return;
+    status_pending = true;
+    // Coalesce a burst of changes into one status after the minimum gap.
+    auto timer = std::make_shared<asio::steady_timer>(io, kStatusMinGap - since);
+    timer->async_wait([this, timer](const boost::system::error_code& ec) {
+      if (!ec && status_pending && session.ready()) publish_status();
+    });
+  }
+
+  void arm_meters() {
+    meters_running = true;
+    meter_timer.expires_after(meter_interval);
+    meter_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) {
+        meters_running = false;
+        return;
+      }
+      if (Clock::now() >= meter_until) {
+        meters_running = false;  // lease over: back to the default (no meters)
+        return;
+      }
+      control::PublishOptions qos0;
+      qos0.qos = 0;
+      if (session.ready()) session.publish(topics.meters(), hooks.meters().dump(), qos0);
+      arm_meters();
+    });
+  }
+};
+
+ControlLink::ControlLink(asio::io_context& io, const ControlConfig& config, ControlHooks hooks)
+    : impl_(std::make_unique<Impl>(io, config, std::move(hooks))) {}
+
+ControlLink::~ControlLink() = default;
+
+void ControlLink::start() {
+  impl_->session.start();
+}
+
+void ControlLink::stop() {
+  impl_->status_timer.cancel();
+  impl_->meter_timer.cancel();
+  impl_->session.stop(std::chrono::milliseconds(1500), impl_->topics.status(),
+                      offline_status(impl_->config.player_key).dump());
+}
+
+void ControlLink::status_changed() {
+  impl_->status_changed();
+}
+
+control::LinkState ControlLink::state() const noexcept {
+  return impl_->session.state();
+}
+
+std::string ControlLink::summary() const {
+  std::string s(control::link_state_name(impl_->session.state()));
+  const auto retry = impl_->session.retry_in();
+  if (retry.count() > 0) s += " (retry in " + std::to_string((retry.count() + 999) / 1000) + " s)";
+  return s;
+}
+
+}  // namespace jambox::box

@@ -1,0 +1,101 @@
+#pragma once
+// The box's (or a service's) MQTT 5 session over mutual TLS: the one place that uses Eclipse
+// Paho. Everything it reports happens on the caller's Asio loop: Paho's callbacks run on the
+// library's threads and only post to the loop, so nothing ever blocks inside them.
+//
+// Connect: clean start, keep-alive, client id = user name = our identity, Last Will. On every
+// connect it subscribes again (clean start forgets subscriptions) and counts as ready only once
+// the broker acknowledged them. Lost or refused connections are retried with exponential
+// backoff and jitter, reset after a connection that became ready.
+
+#include <jambox/control/identity.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jambox::control {
+
+enum class LinkState : std::uint8_t { disconnected, connecting, connected, reconnecting };
+[[nodiscard]] std::string_view link_state_name(LinkState state) noexcept;
+
+struct SessionConfig {
+  std::string uri;         // ssl://host:8883, wss://host/mqtt, or tcp://host:1883 (lab only)
+  std::string identity;    // client id and user name: the certificate's CN
+  TlsFiles tls;            // not used for tcp://
+  std::string will_topic;  // empty: no Last Will
+  std::string will_payload;
+  std::vector<std::string> subscriptions;  // topic filters, QoS 1
+  std::chrono::seconds keep_alive{60};
+  std::chrono::milliseconds backoff_first{1000};
+  std::chrono::milliseconds backoff_ceiling{300'000};
+  std::chrono::seconds connect_timeout{10};
+  std::size_t max_in_flight = 256;  // publishes not yet acknowledged; more are refused
+};
+
+struct Message {
+  std::string topic;
+  std::string payload;
+  std::string response_topic;  // MQTT 5 Response Topic, when present
+  std::string correlation;     // MQTT 5 Correlation Data, when present
+};
+
+struct PublishOptions {
+  int qos = 1;
+  bool retained = false;
+  std::string response_topic;
+  std::string correlation;
+};
+
+struct SessionEvents {
+  std::function<void(LinkState state, const std::string& why)> state;
+  std::function<void()> ready;  // connected and every subscription acknowledged
+  std::function<void(const Message&)> message;
+};
+
+struct SessionCounters {
+  std::uint64_t connects = 0;
+  std::uint64_t connect_failures = 0;
+  std::uint64_t connection_losses = 0;
+  std::uint64_t messages_in = 0;
+  std::uint64_t published = 0;
+  std::uint64_t publish_refused = 0;  // not connected, or too many in flight
+  std::uint64_t publish_failed = 0;
+};
+
+class Session {
+ public:
+  Session(boost::asio::io_context& io, SessionConfig config, SessionEvents events);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start();
+  // Publishes `final_topic`/`final_payload` first when given (e.g. an explicit offline status: a
+  // clean disconnect does not fire the Last Will), then disconnects. Waits at most `grace`;
+  // call from the loop's thread at shutdown only.
+  void stop(std::chrono::milliseconds grace, const std::string& final_topic = {},
+            const std::string& final_payload = {});
+
+  // Queues a message; false (and counted) when not connected or too many are in flight.
+  bool publish(const std::string& topic, std::string_view payload,
+               const PublishOptions& options = {});
+
+  [[nodiscard]] LinkState state() const noexcept;
+  [[nodiscard]] bool ready() const noexcept;
+  [[nodiscard]] const SessionCounters& counters() const noexcept;
+  // The delay before the next attempt while reconnecting, else zero.
+  [[nodiscard]] std::chrono::milliseconds retry_in() const noexcept;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace jambox::control

@@ -1,0 +1,288 @@
+// jamboxd in managed mode against a real mosquitto (the shipped configuration and ACL, a PKI from
+// packaging/make-pki.sh). The boxes run without JACK: the control plane must work regardless.
+// Waits are generous and only bound a failing test; nothing here asserts timings.
+#include <jambox/control/admin.hpp>
+#include <jambox/test/binaries.hpp>
+#include <jambox/test/mosquitto.hpp>
+#include <jambox/test/process.hpp>
+#include <jambox/test/server.hpp>
+#include <jambox/test/stats.hpp>
+#include <jambox/test/temp_dir.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using jambox::control::AdminClient;
+using jambox::control::AdminConfig;
+using jambox::test::MosquittoBroker;
+using jambox::test::Process;
+using jambox::test::TempDir;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string box_config(const MosquittoBroker& broker, const std::string& key,
+                       const std::string& extra_mqtt = {}) {
+  return "[audio]\n"
+         "server_name = \"no-jack-" +
+         std::to_string(::getpid()) +
+         "\"\n"
+         "capture = [\"\", \"\"]\n"
+         "playback = [\"\", \"\"]\n"
+         "[mqtt]\n"
+         "enabled = true\n"
+         "broker = \"" +
+         broker.uri() + "\"\nplayer_key = \"" + key + "\"\nca_file = \"" + broker.ca().string() +
+         "\"\ncert_file = \"" + broker.cert(key).string() + "\"\nkey_file = \"" +
+         broker.key(key).string() + "\"\nstatus_interval_s = 5\n" + extra_mqtt;
+}
+
+std::unique_ptr<Process> run(const TempDir& dir, const std::string& program,
+                             std::vector<std::string> args, const std::string& name) {
+  return jambox::test::spawn_built(dir.path(), program, std::move(args), name);
+}
+
+std::unique_ptr<Process> start_box(const TempDir& dir, const MosquittoBroker& broker,
+                                   const std::string& key, const std::string& extra = {}) {
+  const auto conf = dir.write_file(key + ".conf", box_config(broker, key, extra));
+  return run(dir, "jamboxd", {"--config", conf.string()}, key);
+}
+
+// Exit code of a short-lived program (-1 when it did not finish).
+int finish(Process& p, std::chrono::milliseconds timeout = 30s) {
+  const auto status = p.wait_for(timeout);
+  UNSCOPED_INFO(p.stderr_path().filename().string() << " stderr: " << p.stderr_text());
+  if (!status) return -1;
+  return status->exited() ? status->code : 128 + status->signal;
+}
+
+AdminConfig admin_config(const MosquittoBroker& broker) {
+  AdminConfig c;
+  c.broker = broker.uri();
+  c.tls = {broker.ca(), broker.cert("jamboxctl"), broker.key("jamboxctl")};
+  return c;
+}
+
+// Pings until the box answers (it connects in the background).
+bool answers(AdminClient& admin, const std::string& key, std::chrono::seconds within = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto ack = admin.command(key, "ping", json::object(), 500ms);
+    if (ack && ack->value("status", "") == "ok") return true;
+  }
+  return false;
+}
+
+json raw_command(const std::string& id, const std::string& type, json payload = json::object()) {
+  return json{{"command_id", id}, {"command_type", type}, {"payload", std::move(payload)}};
+}
+
+}  // namespace
+
+TEST_CASE("commands over the broker: acks, duplicates once, bad input answered, rate limit",
+          "[integration][control]") {
+  TempDir dir("control");
+  MosquittoBroker broker(dir, {"box-1"});
+  auto box = start_box(dir, broker, "box-1", "commands_per_minute = 60\n");
+  AdminClient admin(admin_config(broker));
+  std::string why;
+  REQUIRE(admin.connect(10s, why));
+  INFO("box: " << box->stderr_text() << "\nbroker: " << broker.log());
+  REQUIRE(answers(admin, "box-1"));
+
+  // A full round trip with a result.
+  const auto status = admin.command("box-1", "get_status", json::object(), 5s);
+  REQUIRE(status);
+  CHECK((*status)["status"] == "ok");
+  const json& doc = (*status)["result"];
+  CHECK(doc["player_key"] == "box-1");
+  CHECK(doc["status"] == "online");
+  CHECK(doc["connection_state"] == "connected");
+  CHECK(doc["room"].is_null());
+  const std::uint64_t executed_before = doc["commands"]["executed"].get<std::uint64_t>();
+
+  // The same command twice (a QoS 1 redelivery): the same ack, executed once.
+  const std::string twice = raw_command("dup-1", "set_master", {{"gain_db", -6}}).dump();
+  REQUIRE(admin.send_raw("box-1", twice));
+  const auto first = admin.wait_ack("dup-1", 5s);
+  REQUIRE(admin.send_raw("box-1", twice));
+  const auto second = admin.wait_ack("dup-1", 5s);
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK((*first)["status"] == "ok");
+  CHECK(*first == *second);
+  const auto after = admin.command("box-1", "get_status", json::object(), 5s);
+  REQUIRE(after);
+  // get_status itself ran once before this one was answered.
+  CHECK((*after)["result"]["commands"]["executed"].get<std::uint64_t>() == executed_before + 2);
+  CHECK((*after)["result"]["commands"]["duplicates"].get<std::uint64_t>() == 1);
+
+  // Bad input: each answered with its code; nothing breaks.
+  REQUIRE(admin.send_raw("box-1", "{\"command_id\": \"x\", "));
+  const auto malformed = admin.wait_ack(nullptr, 5s);
+  REQUIRE(malformed);
+  CHECK((*malformed)["error_code"] == "invalid_json");
+  const auto unknown = admin.command("box-1", "format_disk", json::object(), 5s);
+  REQUIRE(unknown);
+  CHECK((*unknown)["status"] == "unsupported");
+  const auto out_of_range = admin.command("box-1", "set_master", {{"gain_db", 99}}, 5s);
+  REQUIRE(out_of_range);
+  CHECK((*out_of_range)["error_code"] == "invalid_request");
+  CHECK((*out_of_range)["field"] == "gain_db");
+  const std::string big =
+      raw_command("big-1", "set_master", {{"pad", std::string(130 * 1024, 'x')}}).dump();
+  REQUIRE(admin.send_raw("box-1", big));
+  const auto too_large = admin.wait_ack(nullptr, 5s);
+  REQUIRE(too_large);
+  CHECK((*too_large)["error_code"] == "payload_too_large");
+  const auto no_room = admin.command("box-1", "leave_room", json::object(), 5s);
+  REQUIRE(no_room);
+  CHECK((*no_room)["error_code"] == "not_in_room");
+
+  // A burst over the limit (60 a minute, some already used): every command answered, the
+  // excess with rate_limited, and the box still running.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 70; ++i) {
+    ids.push_back("burst-" + std::to_string(i));
+    REQUIRE(admin.send_raw("box-1", raw_command(ids.back(), "ping").dump()));
+  }
+  int ok = 0;
+  int limited = 0;
+  for (const auto& id : ids) {
+    const auto ack = admin.wait_ack(id, 10s);
+    REQUIRE(ack);
+    if ((*ack)["status"] == "ok") ++ok;
+    if ((*ack)["error_code"] == "rate_limited") ++limited;
+  }
+  CHECK(ok + limited == 70);
+  CHECK(limited >= 10);
+  CHECK(box->running());
+}
+
+TEST_CASE("an unusable identity stops jamboxd with exit 78 and says what is wrong",
+          "[integration][control]") {
+  TempDir dir("control-identity");
+  MosquittoBroker broker(dir, {"box-1", "box-2"});
+  struct Case {
+    std::string name;
+    std::string cert;
+    std::string key;
+    std::string player;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"expired", "expired", "expired", "expired-player", "expired on"},
+      {"wrong-ca", "rogue", "rogue", "rogue-player", "not signed by the CA"},
+      {"loose-key", "loose", "loose", "loose-player", "chmod 600"},
+      {"cn-mismatch", "box-1", "box-1", "box-2", "CN 'box-1'"},
+      {"foreign-key", "box-1", "box-2", "box-1", "does not belong"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    const std::string text =
+        "[mqtt]\nenabled = true\nbroker = \"" + broker.uri() + "\"\nplayer_key = \"" + c.player +
+        "\"\nca_file = \"" + broker.ca().string() + "\"\ncert_file = \"" +
+        broker.cert(c.cert).string() + "\"\nkey_file = \"" + broker.key(c.key).string() + "\"\n";
+    const auto conf = dir.write_file(c.name + ".conf", text);
+    for (const bool check_only : {true, false}) {
+      std::vector<std::string> args = {"--config", conf.string()};
+      if (check_only) args.emplace_back("--check-config");
+      auto p = run(dir, "jamboxd", args, c.name + (check_only ? "-check" : "-run"));
+      CHECK(finish(*p) == 78);
+      const std::string err = p->stderr_text();
+      CHECK(err.find(c.name + ".conf:") != std::string::npos);
+      CHECK(err.find(c.says) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("the broker restarts: the box reconnects, resubscribes and loses no command",
+          "[integration][control]") {
+  TempDir dir("control-restart");
+  MosquittoBroker broker(dir, {"box-1"});
+  auto box = start_box(dir, broker, "box-1");
+  AdminClient admin(admin_config(broker));
+  std::string why;
+  REQUIRE(admin.connect(10s, why));
+  INFO("box: " << box->stderr_text());
+  REQUIRE(answers(admin, "box-1"));
+
+  broker.kill();
+  broker.start();
+  // Both clients find the new broker by themselves (backoff from 1 s / 0.5 s).
+  const bool back = answers(admin, "box-1", 30s);
+  if (!back) UNSCOPED_INFO("box: " << box->stderr_text() << "\nbroker: " << broker.log());
+  REQUIRE(back);
+  CHECK(box->stderr_text().find("MQTT reconnecting") != std::string::npos);
+  for (int i = 0; i < 20; ++i) {
+    const auto ack = admin.command("box-1", "ping", json::object(), 5s);
+    REQUIRE(ack);
+    CHECK((*ack)["status"] == "ok");
+  }
+  CHECK(box->running());
+}
+
+TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-broadcast",
+          "[integration][control]") {
+  TempDir dir("control-join");
+  MosquittoBroker broker(dir, {"box-1", "box-2"});
+  const std::string secret = jambox::test::random_secret();
+  jambox::test::ServerSpec spec;
+  spec.rooms = {{"band", secret, 0}};
+  jambox::test::BroadcastServer server(dir, spec);
+  auto box1 = start_box(dir, broker, "box-1");
+  auto box2 = start_box(dir, broker, "box-2");
+  {
+    AdminClient admin(admin_config(broker));
+    std::string why;
+    REQUIRE(admin.connect(10s, why));
+    REQUIRE(answers(admin, "box-1"));
+    REQUIRE(answers(admin, "box-2"));
+    admin.disconnect();
+  }
+
+  const std::vector<std::string> ctl = {"--broker", broker.uri(),
+                                        "--ca",     broker.ca().string(),
+                                        "--cert",   broker.cert("jamboxctl").string(),
+                                        "--key",    broker.key("jamboxctl").string()};
+  const auto jamboxctl = [&](std::vector<std::string> words, const std::string& name) {
+    std::vector<std::string> args = ctl;
+    args.insert(args.end(), words.begin(), words.end());
+    return run(dir, "jamboxctl", args, name);
+  };
+  for (const std::string key : {"box-1", "box-2"}) {
+    auto send = jamboxctl({"send", key, "join_room", "--server", server.endpoint().to_string(),
+                           "--room", "band", "--secret", secret},
+                          "join-" + key);
+    CHECK(finish(*send) == 0);
+  }
+  const auto both = server.wait_for_stats(
+      [](const json& s) { return jambox::test::member_count(s, "band") == 2; });
+  INFO("server: " << server.log());
+  CHECK(both);
+
+  auto status = jamboxctl({"--json", "status", "box-1"}, "status-box-1");
+  REQUIRE(finish(*status) == 0);
+  const json ack = json::parse(status->stdout_text());
+  CHECK(ack["result"]["room"] == "band");
+  CHECK(ack["result"]["link"] == "joined");
+
+  // A refused command makes jamboxctl exit 1; leaving takes the box out of the room.
+  auto refused = jamboxctl({"send", "box-1", "set_master", "--gain_db", "99"}, "refused");
+  CHECK(finish(*refused) == 1);
+  auto leave = jamboxctl({"send", "box-1", "leave_room"}, "leave");
+  CHECK(finish(*leave) == 0);
+  const auto one = server.wait_for_stats(
+      [](const json& s) { return jambox::test::member_count(s, "band") == 1; });
+  CHECK(one);
+  for (auto* box : {box1.get(), box2.get()}) CHECK(box->running());
+}
