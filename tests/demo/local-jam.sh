@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The jambox demo: a whole jam on this machine, managed the way an admin manages real boxes.
+#
+#   mosquitto     the broker, mutual TLS with a fresh PKI (packaging/make-pki.sh) and the shipped
+#                 configuration and ACL (config/mosquitto/)
+#   jackd x2      two dummy sound cards, 48 kHz / 64 frames, one per box
+#   jambox-broadcast   the room server, room "garage"
+#   jamboxd x2    box-a and box-b in managed mode, started in no room
+#   jamboxctl     the admin: join_room for both boxes, then live status and meters of box-b while a
+#                 test signal plays into box-a's inputs
+#
+# Environment: JAMBOX_BUILD_DIR (default build/release), JAMBOX_DEMO_SECONDS (default 20).
+# Exit 0 when both boxes joined the room and box-b heard box-a.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${JAMBOX_BUILD_DIR:-$repo/build/release}
+seconds=${JAMBOX_DEMO_SECONDS:-20}
+
+box_bin=$build/daemon/jamboxd/jamboxd
+ctl_bin=$build/daemon/jamboxctl/jamboxctl
+server_bin=$build/daemon/broadcast/jambox-broadcast
+play_bin=$build/tests/jack-tools/jambox-jack-play
+for bin in "$box_bin" "$ctl_bin" "$server_bin" "$play_bin"; do
+  [[ -x $bin ]] || {
+    echo "missing $bin: build first with 'cmake --preset release && cmake --build --preset release'" >&2
+    exit 1
+  }
+done
+for tool in mosquitto jackd; do
+  command -v "$tool" >/dev/null || { echo "$tool is not installed (packaging/install-deps.sh)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/jambox-jam.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+umask 077  # configs hold room secrets, the PKI holds keys
+say() { printf '\n== %s\n' "$*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+say "PKI: a CA, the broker, jamboxctl, jambox-broadcast, box-a and box-b"
+"$repo/packaging/make-pki.sh" "$work/pki" --player box-a --player box-b | sed 's/^/   /'
+
+mqtt_port=$(free_port)
+sed -e "s|^listener 8883.*|listener $mqtt_port 127.0.0.1|" -e "s|/etc/jambox/pki/|$work/pki/|g" \
+  -e "s|^acl_file .*|acl_file $repo/config/mosquitto/jambox.acl|" \
+  -e 's|^persistence true|persistence false|' -e '/^persistence_location/d' \
+  -e '/^autosave_interval/d' "$repo/config/mosquitto/jambox-mosquitto.conf" >"$work/mosquitto.conf"
+# As root, mosquitto would switch to its own user, which cannot read this private PKI.
+[[ $(id -u) == 0 ]] && sed -i '1i user root' "$work/mosquitto.conf"
+mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+pids+=($!)
+say "broker: mosquitto on 127.0.0.1:$mqtt_port (mutual TLS, ACL per box)"
+
+export JACK_NO_AUDIO_RESERVATION=1
+for box in a b; do
+  jackd -n "jam-$box-$$" -d dummy -r 48000 -p 64 >"$work/jackd-$box.log" 2>&1 &
+  pids+=($!)
+done
+say "sound cards: jackd jam-a-$$ and jam-b-$$ (dummy driver, 48 kHz, 64 frames)"
+
+secret=$(openssl rand -hex 16)
+cat >"$work/jambox-broadcast.conf" <<CONF
+[server]
+listen = "127.0.0.1:0"
+[stats]
+file = "$work/stats.json"
+interval_ms = 500
+log_interval_s = 0
+[[room]]
+name = "garage"
+secret = "$secret"
+CONF
+"$server_bin" --config "$work/jambox-broadcast.conf" 2>"$work/broadcast.log" &
+pids+=($!)
+udp_port=
+for _ in $(seq 100); do
+  [[ -s $work/stats.json ]] && udp_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$work/stats.json" 2>/dev/null || true)
+  [[ -n $udp_port && $udp_port != 0 ]] && break
+  sleep 0.1
+done
+[[ -n $udp_port ]] || { echo "jambox-broadcast did not start: $(tail -n 5 "$work/broadcast.log")" >&2; exit 1; }
+say "room server: jambox-broadcast on 127.0.0.1:$udp_port, room 'garage'"
+
+for box in a b; do
+  cat >"$work/box-$box.conf" <<CONF
+[audio]
+client_name = "box-$box"
+server_name = "jam-$box-$$"
+capture = ["", ""]
+playback = ["", ""]
+monitor = false
+[mqtt]
+enabled = true
+broker = "ssl://127.0.0.1:$mqtt_port"
+player_key = "box-$box"
+ca_file = "$work/pki/ca.crt"
+cert_file = "$work/pki/box-$box.crt"
+key_file = "$work/pki/box-$box.key"
+status_interval_s = 5
+CONF
+  "$box_bin" --config "$work/box-$box.conf" 2> >(sed "s/^/   [box-$box] /" >"$work/box-$box.log") &
+  pids+=($!)
+done
+say "boxes: jamboxd box-a and box-b, managed over MQTT, in no room yet"
+
+ctl=("$ctl_bin" --broker "ssl://127.0.0.1:$mqtt_port" --ca "$work/pki/ca.crt"
+  --cert "$work/pki/jamboxctl.crt" --key "$work/pki/jamboxctl.key")
+for box in a b; do
+  for _ in $(seq 30); do "${ctl[@]}" --timeout 1 send "box-$box" ping >/dev/null 2>&1 && break; done
+  say "jamboxctl send box-$box join_room --server 127.0.0.1:$udp_port --room garage --secret ..."
+  "${ctl[@]}" send "box-$box" join_room --server "127.0.0.1:$udp_port" --room garage --secret "$secret" |
+    sed 's/^/   /'
+done
+
+say "box-a plays a test signal; box-b as jamboxctl watch shows it (${seconds}s)"
+"$play_bin" -s "jam-a-$$" -n demo-player -p box-a:in_1 -p box-a:in_2 -t "$seconds" -w 20 \
+  --signal multitone --amplitude 0.3 >"$work/play.json" 2>"$work/play.log" &
+pids+=($!)
+timeout --signal=INT "$seconds" "${ctl[@]}" watch box-b | sed 's/^/   /' || true
+
+say "status of box-b (jamboxctl status box-b --json)"
+status=$("${ctl[@]}" --json status box-b)
+python3 - "$status" <<'PY'
+import json, sys
+ack = json.loads(sys.argv[1])
+s = ack["result"]
+print(f"   room {s['room']} via {s['server']}: link {s['link']}, {s['members']} members, "
+      f"RTT {s['rtt_ms']:.2f} ms, JACK {s['jack']['state']} {s['jack']['period']}/{s['jack']['sample_rate']}, "
+      f"MQTT {s['connection_state']}")
+for r in s["remotes"]:
+    print(f"   remote {r['session_id']}: buffer {r['depth_ms']:.1f} ms (target {r['target_ms']:.1f}), "
+          f"jitter {r['jitter_ms']:.2f} ms, drift {r['drift_ppm']:.0f} ppm, concealed {r['concealed']}")
+ok = s["link"] == "joined" and s["members"] == 2 and len(s["remotes"]) == 1
+sys.exit(0 if ok else 1)
+PY
+say "the room server's view"
+python3 - "$work/stats.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for room in s["rooms"]:
+    print(f"   room {room['name']}: {room['member_count']} members, {room['forwarded']} packets forwarded")
+PY
+say "jam ok: both boxes in 'garage', box-b hears box-a"
