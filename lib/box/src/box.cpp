@@ -296,7 +296,10 @@ struct Box::Impl {
     petter.start();
     // Before the loop thread turns real-time: Paho's threads, started by the first connect,
     // inherit the creating thread's scheduling and have no business running real-time.
-    if (control) control->start();
+    if (control) {
+      control->start();
+      if (in_room()) control->room_changed(config.room.name);
+    }
     started = std::chrono::steady_clock::now();
     next_journal = started + config.status_interval;
     arm_status();
@@ -369,6 +372,7 @@ struct Box::Impl {
       if (!(next.room == config.room)) {
         log::notice("reload: moving to room {} on {}", next.room.name, next.room.server);
         link.reconfigure(link_config(next));
+        if (control) control->room_changed(next.room.name);
       }
       // Keep what needs a restart as it runs, so the next reload compares with reality.
       next.jack = config.jack;

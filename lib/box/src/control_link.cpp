@@ -1,5 +1,6 @@
 #include "control_link.hpp"
 
+#include <jambox/control/admin.hpp>
 #include <jambox/control/commands.hpp>
 #include <jambox/control/topics.hpp>
 #include <jambox/log/log.hpp>
@@ -10,6 +11,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
+#include <map>
 
 namespace jambox::box {
 namespace {
@@ -25,6 +28,14 @@ using Clock = std::chrono::steady_clock;
 constexpr seconds kMeterLease{10};
 // Status on change is published at most this often (a flapping JACK must not flood the broker).
 constexpr milliseconds kStatusMinGap{1000};
+// View events are sent until acknowledged, at most one publication per this interval; this many
+// wait across disconnections (the oldest give way, counted).
+constexpr seconds kViewRetry{5};
+constexpr std::size_t kMaxQueuedViews = 64;
+// Room presence: a heartbeat this often; a member silent for kPresenceExpiry leaves the roster.
+constexpr seconds kPresenceInterval{30};
+constexpr seconds kPresenceExpiry{60};
+constexpr milliseconds kHousekeeping{1000};
 
 control::CommandLimits limits(const ControlConfig& c) {
   control::CommandLimits l;
@@ -58,8 +69,10 @@ struct ControlLink::Impl {
         session(io, session_config(), session_events()),
         status_timer(io),
         meter_timer(io),
-        started(Clock::now()) {
+        started(Clock::now()),
+        housekeeping(io) {
     register_commands();
+    arm_housekeeping();
   }
 
   asio::io_context& io;
@@ -76,6 +89,21 @@ struct ControlLink::Impl {
   milliseconds meter_interval{0};
   Clock::time_point meter_until{};
   bool meters_running = false;
+  asio::steady_timer housekeeping;
+
+  struct ViewEvent {
+    std::string id;
+    std::string text;
+  };
+  std::deque<ViewEvent> views;
+  Clock::time_point last_view_sent{};
+  std::uint64_t views_dropped = 0;
+  std::uint64_t views_acked = 0;
+
+  std::string room;  // the room the box is in, "" when none
+  Clock::time_point room_since{};
+  std::map<std::string, Clock::time_point> roster;  // other members' keys -> last heard
+  Clock::time_point last_presence{};
 
   control::SessionConfig session_config() const {
     control::SessionConfig s;
@@ -121,9 +149,19 @@ struct ControlLink::Impl {
     publish_state();
     publish_status();
     arm_status();
+    if (!room.empty()) publish_presence("join");
+    send_view();
   }
 
   void on_message(const control::Message& m) {
+    if (m.topic == topics.view_ack()) {
+      on_view_ack(m.payload);
+      return;
+    }
+    if (!room.empty() && m.topic.rfind(presence_prefix(), 0) == 0) {
+      on_presence(m.topic.substr(presence_prefix().size()), m.payload);
+      return;
+    }
     if (m.topic == topics.command()) {
       const std::string ack = commands.handle(m.payload, Clock::now());
       if (!session.publish(topics.command_ack(), ack)) {
@@ -133,6 +171,126 @@ struct ControlLink::Impl {
     }
     // Responses and view acknowledgements come with the request and view features.
     log::debug("MQTT message on {} ignored", m.topic);
+  }
+
+  // --- room: view events and presence -------------------------------------------------------
+
+  [[nodiscard]] std::string presence_prefix() const {
+    return config.prefix + "/room/" + room + "/presence/";
+  }
+
+  [[nodiscard]] json peers() const {
+    json keys = json::array();
+    for (const auto& [key, seen] : roster) keys.push_back(key);
+    return keys;
+  }
+
+  void room_changed(const std::string& next) {
+    if (next == room) return;
+    const Clock::time_point now = Clock::now();
+    if (!room.empty()) {
+      queue_view("leave",
+                 {{"duration_s", std::chrono::duration_cast<seconds>(now - room_since).count()}});
+      publish_presence("leave");
+      session.unsubscribe(topics.room_presence_all(room));
+      roster.clear();
+    }
+    room = next;
+    room_since = now;
+    if (!room.empty()) {
+      queue_view("join", json::object());
+      session.subscribe(topics.room_presence_all(room));
+      publish_presence("join");
+    }
+    publish_state();
+    status_changed();
+  }
+
+  void queue_view(const std::string& event, json extra) {
+    json doc{{"event_id", control::make_uuid()},
+             {"player_key", config.player_key},
+             {"event", event},
+             {"room", room},
+             {"peers", peers()},
+             {"timestamp", wall_seconds()},
+             {"request_ack", true}};
+    doc.update(extra);
+    if (views.size() >= kMaxQueuedViews) {
+      views.pop_front();
+      ++views_dropped;
+    }
+    views.push_back({doc["event_id"].get<std::string>(), doc.dump()});
+    send_view();
+  }
+
+  // The head of the queue, again every kViewRetry until acknowledged; a new head waits for the
+  // same interval after the previous publication.
+  void send_view() {
+    if (views.empty() || !session.ready()) return;
+    const Clock::time_point now = Clock::now();
+    if (last_view_sent != Clock::time_point{} && now - last_view_sent < kViewRetry) return;
+    if (session.publish(topics.view(), views.front().text)) last_view_sent = now;
+  }
+
+  void on_view_ack(const std::string& payload) {
+    const json ack = json::parse(payload, nullptr, false);
+    if (ack.is_discarded() || !ack.is_object() || views.empty()) return;
+    if (ack.value("event_id", json()) != json(views.front().id)) return;  // stale or foreign
+    views.pop_front();
+    ++views_acked;
+  }
+
+  void publish_presence(const std::string& event) {
+    if (room.empty() || !session.ready()) return;
+    last_presence = Clock::now();
+    session.publish(
+        topics.room_presence(room),
+        json{{"player_key", config.player_key}, {"event", event}, {"timestamp", wall_seconds()}}
+            .dump());
+  }
+
+  void on_presence(const std::string& key, const std::string& payload) {
+    if (key == config.player_key || !control::valid_topic_level(key)) return;
+    const json doc = json::parse(payload, nullptr, false);
+    const std::string event = doc.is_object() ? doc.value("event", "") : "";
+    const bool known = roster.count(key) != 0;
+    if (event == "leave") {
+      roster.erase(key);
+    } else if (event == "join" || event == "presence") {
+      roster[key] = Clock::now();
+      // A newcomer learns who is here at once instead of after a heartbeat interval.
+      if (event == "join") publish_presence("presence");
+    } else {
+      return;
+    }
+    if (known != (roster.count(key) != 0)) status_changed();
+  }
+
+  void arm_housekeeping() {
+    housekeeping.expires_after(kHousekeeping);
+    housekeeping.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      const Clock::time_point now = Clock::now();
+      send_view();
+      if (!room.empty() && now - last_presence >= kPresenceInterval) publish_presence("presence");
+      bool changed = false;
+      for (auto it = roster.begin(); it != roster.end();) {
+        if (now - it->second > kPresenceExpiry) {
+          it = roster.erase(it);
+          changed = true;
+        } else {
+          ++it;
+        }
+      }
+      if (changed) status_changed();
+      arm_housekeeping();
+    });
+  }
+
+  static std::int64_t wall_seconds() {
+    const auto now = std::chrono::system_clock::now();
+    if (now < control::earliest_plausible_time()) return 0;  // 1970 sentinel: clock not set
+    return std::chrono::duration_cast<seconds>(now.time_since_epoch()).count();
   }
 
   // --- commands -----------------------------------------------------------------------------
@@ -209,26 +367,24 @@ struct ControlLink::Impl {
       return json{{"interval_ms", meter_interval.count()}, {"lease_s", kMeterLease.count()}};
     });
     commands.on("join_room", [this](const json& p) {
-      RoomConfig room;
-      room.server = control::string_field(p, "server", 255);
-      room.name = control::string_field(p, "room", 32);
-      if (!wire::valid_room_name(room.name)) {
+      RoomConfig target;
+      target.server = control::string_field(p, "server", 255);
+      target.name = control::string_field(p, "room", 32);
+      if (!wire::valid_room_name(target.name)) {
         throw control::InvalidField("room", "1 to 32 characters of A-Z a-z 0-9 . _ -");
       }
-      room.secret = control::string_field(p, "secret", 255);
-      if (room.secret.size() < wire::kMinSecretLength) {
+      target.secret = control::string_field(p, "secret", 255);
+      if (target.secret.size() < wire::kMinSecretLength) {
         throw control::InvalidField(
             "secret", "at least " + std::to_string(wire::kMinSecretLength) + " characters");
       }
-      hooks.join_room(room);
-      publish_state();
-      status_changed();
-      return json{{"room", room.name}, {"server", room.server}};
+      hooks.join_room(target);
+      room_changed(target.name);
+      return json{{"room", target.name}, {"server", target.server}};
     });
     commands.on("leave_room", [this](const json&) {
       if (!hooks.leave_room()) throw control::CommandFailed("not_in_room", "the box is in no room");
-      publish_state();
-      status_changed();
+      room_changed("");
       return json();
     });
     commands.on("restart_audio", [this](const json&) {
@@ -264,6 +420,8 @@ struct ControlLink::Impl {
       const long days = config.identity.days_left(now);
       s["certificate"] = {{"expires_in_days", days}, {"expiring", days < 30}};
     }
+    s["peers"] = peers();
+    s["views"] = {{"queued", views.size()}, {"acked", views_acked}, {"dropped", views_dropped}};
     const control::CommandCounters& c = commands.counters();
     s["commands"] = {
         {"received", c.received},       {"executed", c.executed},
@@ -342,6 +500,8 @@ void ControlLink::start() {
 }
 
 void ControlLink::stop() {
+  impl_->publish_presence("leave");
+  impl_->housekeeping.cancel();
   impl_->status_timer.cancel();
   impl_->meter_timer.cancel();
   impl_->session.stop(std::chrono::milliseconds(1500), impl_->topics.status(),
@@ -350,6 +510,10 @@ void ControlLink::stop() {
 
 void ControlLink::status_changed() {
   impl_->status_changed();
+}
+
+void ControlLink::room_changed(const std::string& room) {
+  impl_->room_changed(room);
 }
 
 control::LinkState ControlLink::state() const noexcept {

@@ -41,6 +41,9 @@ class ControlLink {
   void stop();
   // Something in the status changed (room joined or left, JACK up or down): publish it now.
   void status_changed();
+  // The box is now in `room` ("" = none), however it got there (command, config file, reload):
+  // queues the view events (leave, join) and moves the presence subscription and heartbeat.
+  void room_changed(const std::string& room);
 
   [[nodiscard]] control::LinkState state() const noexcept;
   [[nodiscard]] std::string summary() const;  // "connected" / "reconnecting (retry in 4 s)"

@@ -69,7 +69,9 @@ struct AdminClient::Impl {
       }
       return;
     }
-    if (on_player && (rest == "status" || rest == "meters")) on_player(key, rest, doc);
+    if (on_player && (rest == "status" || rest == "meters" || rest == "view")) {
+      on_player(key, rest, doc);
+    }
   }
 
   // Runs what is ready to run on the loop, without waiting.
@@ -100,7 +102,8 @@ AdminClient::AdminClient(AdminConfig config) : impl_(std::make_unique<Impl>(std:
   sc.identity = s.config.identity;
   sc.tls = s.config.tls;
   sc.subscriptions = {s.config.prefix + "/player/+/command/ack",
-                      s.config.prefix + "/player/+/status", s.config.prefix + "/player/+/meters"};
+                      s.config.prefix + "/player/+/status", s.config.prefix + "/player/+/meters",
+                      s.config.prefix + "/player/+/view"};
   sc.backoff_first = std::chrono::milliseconds(500);
   sc.backoff_ceiling = std::chrono::milliseconds(5000);
   SessionEvents events;
@@ -166,6 +169,13 @@ std::optional<nlohmann::json> AdminClient::wait_ack(const nlohmann::json& comman
   nlohmann::json ack = std::move(s.acks[id]);
   s.acks.erase(id);
   return ack;
+}
+
+bool AdminClient::ack_view(const std::string& player, const std::string& event_id) {
+  Impl& s = *impl_;
+  s.catch_up();
+  return s.session->publish(Topics(s.config.prefix, player).view_ack(),
+                            nlohmann::json{{"event_id", event_id}, {"status", "ok"}}.dump());
 }
 
 void AdminClient::watch(const std::string& player,

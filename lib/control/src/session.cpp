@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <filesystem>
@@ -382,6 +383,33 @@ bool Session::publish(const std::string& topic, std::string_view payload,
   }
   ++s.counters.published;
   return true;
+}
+
+void Session::subscribe(const std::string& filter) {
+  Impl& s = *impl_;
+  auto& list = s.config.subscriptions;
+  if (std::find(list.begin(), list.end(), filter) != list.end()) return;
+  list.push_back(filter);
+  if (!s.is_ready) return;  // the next connect subscribes to the whole list
+  try {
+    s.client.subscribe(filter, 1);
+  } catch (const mqtt::exception& e) {
+    log::warning("MQTT subscribe {}: {}", filter, e.what());
+  }
+}
+
+void Session::unsubscribe(const std::string& filter) {
+  Impl& s = *impl_;
+  auto& list = s.config.subscriptions;
+  const auto it = std::find(list.begin(), list.end(), filter);
+  if (it == list.end()) return;
+  list.erase(it);
+  if (!s.is_ready) return;
+  try {
+    s.client.unsubscribe(filter);
+  } catch (const mqtt::exception& e) {
+    log::warning("MQTT unsubscribe {}: {}", filter, e.what());
+  }
 }
 
 LinkState Session::state() const noexcept {

@@ -270,6 +270,40 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
   INFO("server: " << server.log());
   CHECK(both);
 
+  // The join view event is repeated until acknowledged; each box sees the other in its roster.
+  {
+    AdminClient admin(admin_config(broker));
+    std::string why;
+    REQUIRE(admin.connect(10s, why));
+    json join_view;
+    const auto view_deadline = std::chrono::steady_clock::now() + 30s;
+    admin.watch(
+        "box-1",
+        [&](const std::string& kind, const json& doc) {
+          if (kind == "view" && doc.value("event", "") == "join") join_view = doc;
+        },
+        [&] { return join_view.is_object() || std::chrono::steady_clock::now() > view_deadline; },
+        [] {});
+    REQUIRE(join_view.is_object());
+    CHECK(join_view["room"] == "band");
+    CHECK(join_view["request_ack"] == true);
+    REQUIRE(admin.ack_view("box-1", join_view["event_id"].get<std::string>()));
+    json seen;
+    const auto deadline = std::chrono::steady_clock::now() + 40s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto st = admin.command("box-1", "get_status", json::object(), 5s);
+      if (st && (*st)["result"]["views"]["acked"] == 1 && (*st)["result"]["views"]["queued"] == 0 &&
+          (*st)["result"]["peers"] == json::array({"box-2"})) {
+        seen = (*st)["result"];
+        break;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    INFO("box-1: " << box1->stderr_text());
+    REQUIRE(seen.is_object());
+    admin.disconnect();
+  }
+
   auto status = jamboxctl({"--json", "status", "box-1"}, "status-box-1");
   REQUIRE(finish(*status) == 0);
   const json ack = json::parse(status->stdout_text());

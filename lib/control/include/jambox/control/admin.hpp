@@ -48,8 +48,10 @@ class AdminClient {
   // Waits for the next ack with `command_id` (a JSON null id: an ack without one).
   std::optional<nlohmann::json> wait_ack(const nlohmann::json& command_id,
                                          std::chrono::milliseconds timeout);
-  // Calls `on` with ("status"|"meters", document) for every message of `player` until `until`
-  // returns true or the loop is stopped; `tick` runs about once a second.
+  // Acknowledges the view event `event_id` of `player` (as the server does).
+  bool ack_view(const std::string& player, const std::string& event_id);
+  // Calls `on` with ("status"|"meters"|"view", document) for every message of `player` until
+  // `until` returns true or the loop is stopped; `tick` runs about once a second.
   void watch(const std::string& player,
              const std::function<void(const std::string& kind, const nlohmann::json&)>& on,
              const std::function<bool()>& until, const std::function<void()>& tick);

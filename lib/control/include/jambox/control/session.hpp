@@ -87,6 +87,10 @@ class Session {
   bool publish(const std::string& topic, std::string_view payload,
                const PublishOptions& options = {});
 
+  // Adds (removes) a topic filter, QoS 1, now if connected and on every later connect.
+  void subscribe(const std::string& filter);
+  void unsubscribe(const std::string& filter);
+
   [[nodiscard]] LinkState state() const noexcept;
   [[nodiscard]] bool ready() const noexcept;
   [[nodiscard]] const SessionCounters& counters() const noexcept;
