@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs every jambox test, the way CI does:
-#   1. format check (clang-format, the repo's .clang-format)
+#   1. format check (clang-format, the repo's .clang-format), unit files (systemd-analyze)
 #   2. `ci` preset (RelWithDebInfo, warnings as errors): unit, integration, then the two-box
 #      end-to-end test (two jackd, jambox-broadcast, two jamboxd)
 #   3. `asan` preset (ASan + UBSan, warnings as errors): unit, then integration tests
@@ -16,6 +16,9 @@ step "format check"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find lib daemon tests -name '*.[ch]pp')
 clang-format --dry-run -Werror "${sources[@]}"
 echo "clang-format: ${#sources[@]} files clean"
+
+step "systemd units"
+tests/systemd/check-units.sh
 
 for preset in ci asan; do
   step "build: $preset"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Checks the unit files in systemd/: `systemd-analyze verify` finds nothing, and the services'
+# exposure (`systemd-analyze security --offline=yes`) stays at or below 2.0. The programs the
+# units start are replaced by /bin/true, so this runs before anything is built or installed.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+limit=2.0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for unit in "$repo"/systemd/*.service; do
+  sed -e 's|/usr/bin/jamboxd|/bin/true|g' -e 's|/usr/bin/jambox-broadcast|/bin/true|g' \
+    -e 's|/usr/libexec/jambox/jambox-jackd|/bin/true|g' \
+    -e 's|^EnvironmentFile=/|EnvironmentFile=-/|' "$unit" >"$work/$(basename "$unit")"
+done
+
+status=0
+out=$(cd "$work" && systemd-analyze verify ./*.service 2>&1) || status=1
+if [[ -n $out || $status != 0 ]]; then
+  echo "check-units: systemd-analyze verify complains:" >&2
+  echo "$out" >&2
+  exit 1
+fi
+for unit in "$work"/*.service; do
+  name=$(basename "$unit")
+  level=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null |
+    sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+  [[ -n $level ]] || { echo "check-units: no exposure level for $name" >&2; exit 1; }
+  if awk -v l="$level" -v max="$limit" 'BEGIN { exit !(l > max) }'; then
+    echo "check-units: $name exposure $level is above $limit" >&2
+    status=1
+  fi
+  echo "check-units: $name verified, exposure $level"
+done
+exit "$status"
