@@ -186,6 +186,7 @@ struct Box::Impl {
       });
     };
     h.state_changed = [this](const std::string&) { update_status(); };
+    h.metronome_gain_db = [this] { return config.mix.metronome_gain_db; };
     return h;
   }
 

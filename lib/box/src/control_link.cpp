@@ -100,6 +100,12 @@ struct ControlLink::Impl {
   std::uint64_t views_dropped = 0;
   std::uint64_t views_acked = 0;
 
+  // The room's transport as its host last published it (null: none heard), and whether this box
+  // is the host (it then answers newcomers with it).
+  json transport;
+  bool transport_host = false;
+  std::uint64_t transport_rejected = 0;
+
   std::string room;  // the room the box is in, "" when none
   Clock::time_point room_since{};
   std::map<std::string, Clock::time_point> roster;  // other members' keys -> last heard
@@ -162,6 +168,10 @@ struct ControlLink::Impl {
       on_presence(m.topic.substr(presence_prefix().size()), m.payload);
       return;
     }
+    if (!room.empty() && m.topic.rfind(transport_prefix(), 0) == 0) {
+      on_transport(m.topic.substr(transport_prefix().size()), m.payload);
+      return;
+    }
     if (m.topic == topics.command()) {
       const std::string ack = commands.handle(m.payload, Clock::now());
       if (!session.publish(topics.command_ack(), ack)) {
@@ -179,6 +189,10 @@ struct ControlLink::Impl {
     return config.prefix + "/room/" + room + "/presence/";
   }
 
+  [[nodiscard]] std::string transport_prefix() const {
+    return config.prefix + "/room/" + room + "/transport/";
+  }
+
   [[nodiscard]] json peers() const {
     json keys = json::array();
     for (const auto& [key, seen] : roster) keys.push_back(key);
@@ -193,13 +207,17 @@ struct ControlLink::Impl {
                  {{"duration_s", std::chrono::duration_cast<seconds>(now - room_since).count()}});
       publish_presence("leave");
       session.unsubscribe(topics.room_presence_all(room));
+      session.unsubscribe(topics.room_transport_all(room));
       roster.clear();
+      transport = json();
+      transport_host = false;
     }
     room = next;
     room_since = now;
     if (!room.empty()) {
       queue_view("join", json::object());
       session.subscribe(topics.room_presence_all(room));
+      session.subscribe(topics.room_transport_all(room));
       publish_presence("join");
     }
     publish_state();
@@ -258,12 +276,44 @@ struct ControlLink::Impl {
       roster.erase(key);
     } else if (event == "join" || event == "presence") {
       roster[key] = Clock::now();
-      // A newcomer learns who is here at once instead of after a heartbeat interval.
-      if (event == "join") publish_presence("presence");
+      // A newcomer learns who is here, and the room's transport, at once instead of after a
+      // heartbeat interval.
+      if (event == "join") {
+        publish_presence("presence");
+        if (transport_host) publish_transport();
+      }
     } else {
       return;
     }
     if (known != (roster.count(key) != 0)) status_changed();
+  }
+
+  // The host's update: {"event": "update", "host", "tempo_bpm", "metronome", "playing",
+  // "queue", "timestamp"}. Every box of the room (the host too) applies the metronome from it.
+  void publish_transport() {
+    if (room.empty() || !transport.is_object() || !session.ready()) return;
+    session.publish(topics.room_transport(room), transport.dump());
+  }
+
+  void on_transport(const std::string& key, const std::string& payload) {
+    const json doc = json::parse(payload, nullptr, false);
+    if (!control::valid_topic_level(key) || doc.is_discarded() || !doc.is_object() ||
+        doc.value("event", "") != "update" || doc.value("host", "") != key ||
+        !doc.contains("tempo_bpm") || !doc["tempo_bpm"].is_number() || !doc.contains("metronome") ||
+        !doc["metronome"].is_boolean()) {
+      ++transport_rejected;  // from a broken or foreign client: ignored, counted
+      return;
+    }
+    const double bpm = doc["tempo_bpm"].get<double>();
+    if (!(bpm >= 30.0 && bpm <= 300.0)) {
+      ++transport_rejected;
+      return;
+    }
+    if (key != config.player_key) transport_host = false;  // another box took over
+    transport = doc;
+    hooks.post(audio::Command::metronome(doc["metronome"].get<bool>(), static_cast<float>(bpm),
+                                         hooks.metronome_gain_db()));
+    status_changed();
   }
 
   void arm_housekeeping() {
@@ -387,6 +437,41 @@ struct ControlLink::Impl {
       room_changed("");
       return json();
     });
+    commands.on("set_transport", [this](const json& p) {
+      if (room.empty()) throw control::CommandFailed("not_in_room", "the box is in no room");
+      json next = transport.is_object() ? transport
+                                        : json{{"tempo_bpm", 120},
+                                               {"metronome", false},
+                                               {"playing", false},
+                                               {"queue", json::array()}};
+      if (p.is_object() && p.contains("tempo_bpm")) {
+        next["tempo_bpm"] = control::number_field(p, "tempo_bpm", 30.0, 300.0);
+      }
+      if (p.is_object() && p.contains("metronome"))
+        next["metronome"] = control::bool_field(p, "metronome");
+      if (p.is_object() && p.contains("playing"))
+        next["playing"] = control::bool_field(p, "playing");
+      if (p.is_object() && p.contains("queue")) {
+        const json& q = p["queue"];
+        if (!q.is_array() || q.size() > 64) {
+          throw control::InvalidField("queue", "a list of at most 64 titles");
+        }
+        for (const auto& item : q) {
+          if (!item.is_string() || item.get<std::string>().empty() ||
+              item.get<std::string>().size() > 128) {
+            throw control::InvalidField("queue", "titles are strings of 1..128 characters");
+          }
+        }
+        next["queue"] = q;
+      }
+      next["event"] = "update";
+      next["host"] = config.player_key;
+      next["timestamp"] = wall_seconds();
+      transport = next;
+      transport_host = true;
+      publish_transport();  // comes back to this box too, which applies the metronome
+      return next;
+    });
     commands.on("restart_audio", [this](const json&) {
       hooks.restart_audio();
       return json();
@@ -421,6 +506,8 @@ struct ControlLink::Impl {
       s["certificate"] = {{"expires_in_days", days}, {"expiring", days < 30}};
     }
     s["peers"] = peers();
+    s["transport"] = transport.is_object() ? transport : json();
+    s["transport_rejected"] = transport_rejected;
     s["views"] = {{"queued", views.size()}, {"acked", views_acked}, {"dropped", views_dropped}};
     const control::CommandCounters& c = commands.counters();
     s["commands"] = {

@@ -25,6 +25,7 @@ struct ControlHooks {
   std::function<void(const RoomConfig& room)> join_room;
   std::function<bool()> leave_room;  // false: not in a room
   std::function<void()> restart_audio;
+  std::function<float()> metronome_gain_db;                     // the configured click level
   std::function<void(const std::string& state)> state_changed;  // for STATUS= and the journal
 };
 

@@ -36,4 +36,12 @@ std::string Topics::room_presence_all(std::string_view room) const {
   return prefix_ + "/room/" + std::string(room) + "/presence/+";
 }
 
+std::string Topics::room_transport(std::string_view room) const {
+  return prefix_ + "/room/" + std::string(room) + "/transport/" + key_;
+}
+
+std::string Topics::room_transport_all(std::string_view room) const {
+  return prefix_ + "/room/" + std::string(room) + "/transport/+";
+}
+
 }  // namespace jambox::control

@@ -310,6 +310,43 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
   CHECK(ack["result"]["room"] == "band");
   CHECK(ack["result"]["link"] == "joined");
 
+  // box-1 hosts the room's transport: box-2 follows it, and learns it again as a late joiner.
+  const auto transport_of = [&](const std::string& key) {
+    AdminClient admin(admin_config(broker));
+    std::string why;
+    json found;
+    if (!admin.connect(10s, why)) return found;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto st = admin.command(key, "get_status", json::object(), 5s);
+      if (st && (*st)["result"]["transport"].is_object()) {
+        found = (*st)["result"]["transport"];
+        break;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    admin.disconnect();
+    return found;
+  };
+  auto host = jamboxctl({"send", "box-1", "set_transport", "--tempo_bpm", "96", "--metronome",
+                         "true", "--playing", "true"},
+                        "transport");
+  CHECK(finish(*host) == 0);
+  const json followed = transport_of("box-2");
+  CHECK(followed["host"] == "box-1");
+  CHECK(followed["tempo_bpm"] == 96);
+  CHECK(followed["metronome"] == true);
+  CHECK(followed["playing"] == true);
+  auto leave2 = jamboxctl({"send", "box-2", "leave_room"}, "leave-2");
+  CHECK(finish(*leave2) == 0);
+  auto rejoin2 = jamboxctl({"send", "box-2", "join_room", "--server", server.endpoint().to_string(),
+                            "--room", "band", "--secret", secret},
+                           "rejoin-2");
+  CHECK(finish(*rejoin2) == 0);
+  const json relearned = transport_of("box-2");
+  CHECK(relearned["host"] == "box-1");
+  CHECK(relearned["tempo_bpm"] == 96);
+
   // A refused command makes jamboxctl exit 1; leaving takes the box out of the room.
   auto refused = jamboxctl({"send", "box-1", "set_master", "--gain_db", "99"}, "refused");
   CHECK(finish(*refused) == 1);

@@ -6,6 +6,7 @@
 //   {prefix}/player/{key}/status | view | meters | capabilities | state
 //   {prefix}/player/{key}/view/ack           server -> box
 //   {prefix}/room/{room}/presence/{key}      every member of a room
+//   {prefix}/room/{room}/transport/{key}     the room's host: tempo, metronome, playing, queue
 
 #include <string>
 #include <string_view>
@@ -35,6 +36,9 @@ class Topics {
   [[nodiscard]] std::string state() const { return base_ + "/state"; }
   [[nodiscard]] std::string room_presence(std::string_view room) const;
   [[nodiscard]] std::string room_presence_all(std::string_view room) const;
+  // The room's transport (tempo, metronome, playing, queue), published by its host.
+  [[nodiscard]] std::string room_transport(std::string_view room) const;
+  [[nodiscard]] std::string room_transport_all(std::string_view room) const;
 
  private:
   std::string prefix_;
