@@ -4,6 +4,7 @@
 //   jamboxctl [options] send KEY COMMAND [--FIELD VALUE]...   waits for the ack
 //   jamboxctl [options] status KEY                            the box's status now
 //   jamboxctl [options] watch KEY                             live status and meters
+//   jamboxctl [options] rooms                                 which box is in which room
 //
 // Exit status: 0 done, 1 the box refused the command, 64 bad command line, 69 no broker or no
 // answer, 78 unusable certificate or key.
@@ -17,6 +18,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,7 +38,8 @@ volatile std::sig_atomic_t g_stop = 0;
 void usage(std::ostream& out, const po::options_description& options) {
   out << "Usage: jamboxctl [options] send KEY COMMAND [--FIELD VALUE]...\n"
          "       jamboxctl [options] status KEY\n"
-         "       jamboxctl [options] watch KEY\n\n"
+         "       jamboxctl [options] watch KEY\n"
+         "       jamboxctl [options] rooms\n\n"
          "Sends commands to jambox boxes and shows their status, over the MQTT broker.\n"
          "Values of --FIELD are JSON when they parse as JSON (numbers, true, false), else "
          "strings:\n  jamboxctl send 5f0c... set_master --gain_db -6\n"
@@ -96,13 +99,14 @@ int main(int argc, char** argv) {
   control::AdminConfig config;
   std::string ca;
   std::string cert;
-  std::string key;
+  std::string key_file;
   po::options_description options("Options");
   options.add_options()("broker", po::value(&config.broker)->default_value(config.broker),
                         "broker URI (ssl://HOST:PORT)")(
       "ca", po::value(&ca)->default_value(config.tls.ca.string()), "CA certificate")(
       "cert", po::value(&cert)->default_value(config.tls.cert.string()), "admin certificate")(
-      "key", po::value(&key)->default_value(config.tls.key.string()), "its private key (0600)")(
+      "key", po::value(&key_file)->default_value(config.tls.key.string()),
+      "its private key (0600)")(
       "identity", po::value(&config.identity)->default_value(config.identity),
       "the certificate's CN")("prefix", po::value(&config.prefix)->default_value(config.prefix),
                               "topic prefix")("timeout", po::value<double>()->default_value(10.0),
@@ -143,15 +147,16 @@ int main(int argc, char** argv) {
   const bool as_json = args.count("json") != 0;
   const auto timeout = std::chrono::milliseconds(
       static_cast<long>(std::max(0.1, args["timeout"].as<double>()) * 1000.0));
-  config.tls = {ca, cert, key};
+  config.tls = {ca, cert, key_file};
 
-  if (words.size() < 2 || (words[0] == "send" && words.size() < 3) ||
-      (words[0] != "send" && words[0] != "status" && words[0] != "watch")) {
+  const bool rooms_verb = words.size() == 1 && words[0] == "rooms";
+  if (!rooms_verb && (words.size() < 2 || (words[0] == "send" && words.size() < 3) ||
+                      (words[0] != "send" && words[0] != "status" && words[0] != "watch"))) {
     usage(std::cerr, options);
     return kExitUsage;
   }
   const std::string verb = words[0];
-  const std::string player = words[1];
+  const std::string player = rooms_verb ? std::string() : words[1];
   json payload = json::object();
   if (verb == "send") {
     std::string error;
@@ -176,6 +181,36 @@ int main(int argc, char** argv) {
   if (!client.connect(timeout, why)) {
     std::cerr << "jamboxctl: cannot use the broker at " << config.broker << ": " << why << "\n";
     return kExitUnavailable;
+  }
+
+  if (verb == "rooms") {
+    // The boxes' retained states: online boxes by room, then the ones in no room or offline.
+    const auto states = client.states(std::chrono::milliseconds(1000));
+    client.disconnect();
+    std::map<std::string, std::vector<std::string>> rooms;
+    std::vector<std::string> idle;
+    for (const auto& [key, state] : states) {
+      if (state.value("online", false) && state.contains("room") && state["room"].is_string()) {
+        rooms[state["room"].get<std::string>()].push_back(key);
+      } else {
+        idle.push_back(key + (state.value("online", false) ? "" : " (offline)"));
+      }
+    }
+    if (as_json) {
+      std::cout << json{{"rooms", rooms}, {"not_in_a_room", idle}}.dump() << "\n";
+      return 0;
+    }
+    for (const auto& [room, keys] : rooms) {
+      std::cout << room << ":";
+      for (const auto& key : keys) std::cout << " " << key;
+      std::cout << "\n";
+    }
+    if (!idle.empty()) {
+      std::cout << "(no room):";
+      for (const auto& key : idle) std::cout << " " << key;
+      std::cout << "\n";
+    }
+    return 0;
   }
 
   if (verb == "send" || verb == "status") {

@@ -524,12 +524,19 @@ struct ControlLink::Impl {
     session.publish(topics.status(), status_document().dump());
   }
 
+  // Retained, so an admin learns every box's room the moment it subscribes (jamboxctl rooms).
+  [[nodiscard]] std::string state_document(bool online) const {
+    return json{{"player_key", config.player_key},
+                {"online", online},
+                {"room", online && !room.empty() ? json(room) : json()},
+                {"timestamp", wall_seconds()}}
+        .dump();
+  }
+
   void publish_state() {
-    const json s = hooks.status();
-    json state{{"player_key", config.player_key}, {"room", s.value("room", json())}};
     control::PublishOptions retained;
     retained.retained = true;
-    session.publish(topics.state(), state.dump(), retained);
+    session.publish(topics.state(), state_document(true), retained);
   }
 
   void arm_status() {
@@ -588,6 +595,11 @@ void ControlLink::start() {
 
 void ControlLink::stop() {
   impl_->publish_presence("leave");
+  if (impl_->session.ready()) {
+    control::PublishOptions retained;
+    retained.retained = true;
+    impl_->session.publish(impl_->topics.state(), impl_->state_document(false), retained);
+  }
   impl_->housekeeping.cancel();
   impl_->status_timer.cancel();
   impl_->meter_timer.cancel();

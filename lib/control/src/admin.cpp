@@ -50,8 +50,9 @@ struct AdminClient::Impl {
   std::unique_ptr<Session> session;
   bool ready = false;
   std::string last_problem;
-  std::map<std::string, nlohmann::json> acks;  // command_id -> ack
-  std::deque<nlohmann::json> anonymous_acks;   // acks of commands without a usable id
+  std::map<std::string, nlohmann::json> acks;    // command_id -> ack
+  std::deque<nlohmann::json> anonymous_acks;     // acks of commands without a usable id
+  std::map<std::string, nlohmann::json> states;  // retained box states, by key
   std::function<void(const std::string&, const std::string&, const nlohmann::json&)> on_player;
 
   void on_message(const Message& m) {
@@ -67,6 +68,10 @@ struct AdminClient::Impl {
       } else {
         anonymous_acks.push_back(std::move(doc));
       }
+      return;
+    }
+    if (rest == "state") {
+      states[key] = doc;
       return;
     }
     if (on_player && (rest == "status" || rest == "meters" || rest == "view")) {
@@ -169,6 +174,15 @@ std::optional<nlohmann::json> AdminClient::wait_ack(const nlohmann::json& comman
   nlohmann::json ack = std::move(s.acks[id]);
   s.acks.erase(id);
   return ack;
+}
+
+std::map<std::string, nlohmann::json> AdminClient::states(std::chrono::milliseconds settle) {
+  Impl& s = *impl_;
+  s.catch_up();
+  s.session->subscribe(s.config.prefix + "/player/+/state");
+  // Retained messages come right after the subscription; wait a little for all of them.
+  s.run_until([] { return false; }, settle);
+  return s.states;
 }
 
 bool AdminClient::ack_view(const std::string& player, const std::string& event_id) {

@@ -304,6 +304,11 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
     admin.disconnect();
   }
 
+  auto rooms = jamboxctl({"--json", "rooms"}, "rooms");
+  REQUIRE(finish(*rooms) == 0);
+  const json listed = json::parse(rooms->stdout_text());
+  CHECK(listed["rooms"]["band"] == json::array({"box-1", "box-2"}));
+
   auto status = jamboxctl({"--json", "status", "box-1"}, "status-box-1");
   REQUIRE(finish(*status) == 0);
   const json ack = json::parse(status->stdout_text());

@@ -48,6 +48,9 @@ class AdminClient {
   // Waits for the next ack with `command_id` (a JSON null id: an ack without one).
   std::optional<nlohmann::json> wait_ack(const nlohmann::json& command_id,
                                          std::chrono::milliseconds timeout);
+  // Every box's retained state ({"player_key", "online", "room", "timestamp"}) by player key,
+  // as the broker holds it, collected for `settle` after subscribing.
+  std::map<std::string, nlohmann::json> states(std::chrono::milliseconds settle);
   // Acknowledges the view event `event_id` of `player` (as the server does).
   bool ack_view(const std::string& player, const std::string& event_id);
   // Calls `on` with ("status"|"meters"|"view", document) for every message of `player` until
