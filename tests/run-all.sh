@@ -4,7 +4,9 @@
 #   2. `ci` preset (RelWithDebInfo, warnings as errors): unit, integration, then the two-box
 #      end-to-end test (two jackd, jambox-broadcast, two jamboxd)
 #   3. `asan` preset (ASan + UBSan, warnings as errors): unit, then integration tests
-#   4. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target
+#   4. Debian packages built, installed, checked and purged (as root only: it changes this
+#      machine's packages; skipped otherwise)
+#   5. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target
 # Stops at the first failure. JAMBOX_FUZZ_SECONDS (default 60) bounds each fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,6 +39,10 @@ for preset in ci asan; do
     ctest --preset "$preset" -L e2e -j 1
   fi
 done
+
+step "Debian packages: build, install, check, purge"
+# As root only (CI): installs the freshly built packages on this machine and purges them again.
+tests/packaging/deb-install-test.sh
 
 step "fuzz (${JAMBOX_FUZZ_SECONDS:-60} s per target)"
 cmake --preset fuzz -DJAMBOX_FUZZ_SECONDS="${JAMBOX_FUZZ_SECONDS:-60}" >/dev/null

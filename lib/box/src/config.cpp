@@ -35,9 +35,12 @@ std::string read_secret_file(const config::Section& room, const std::string& pat
     secret.pop_back();
   }
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+  // 0640 root:jambox is how the package installs it (jamboxd reads it through its group);
+  // readable by everyone, or writable by the group, is not.
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXO | S_IWGRP)) != 0) {
     warnings.push_back("secret file '" + path +
-                       "' is readable by group or others: chmod 600 it (or 640 root:jambox)");
+                       "' is readable by every user or writable by its group: chmod 640 it "
+                       "(owner root, group jambox) or 600");
   }
   return secret;
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the Debian packages, installs them on this machine the way an admin would
+# (apt-get install ./jamboxd_*.deb ./jambox-broadcast_*.deb), and checks what installing did:
+# the users (jambox in group audio, jambox-broadcast), units, the configuration's permissions,
+# `--check-config` passing on the shipped defaults as the service users, then purges and checks
+# that what the packages created is gone. Needs root; changes this machine's packages.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+fail() { echo "deb-install-test: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "deb-install-test: needs root, skipped" >&2; exit 0; }
+if dpkg -s jamboxd >/dev/null 2>&1 || dpkg -s jambox-broadcast >/dev/null 2>&1; then
+  fail "jamboxd or jambox-broadcast is already installed here; not touching it"
+fi
+
+# The package's build dependencies are the shared list's (packaging/deps.txt, group build).
+while read -r group package _; do
+  [[ $group == build ]] || continue
+  case $package in build-essential | git) continue ;; esac  # implied by dpkg-buildpackage / unused
+  grep -q "^ *\(Build-Depends: \)\?$package[ ,]" debian/control ||
+    grep -q "[ ,]$package,\?\$" debian/control || fail "debian/control does not build-depend on $package"
+done < <(grep -v '^#' packaging/deps.txt)
+
+packaging/build-debs.sh
+arch=$(dpkg --print-architecture)
+version=$(dpkg-parsechangelog -S Version)
+debs=("build/debs/jamboxd_${version}_${arch}.deb" "build/debs/jambox-broadcast_${version}_${arch}.deb")
+cleanup() { apt-get purge -y jamboxd jambox-broadcast >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+apt-get install -y --no-install-recommends "${debs[@]/#/./}"
+
+id -nG jambox | grep -qw audio || fail "user jambox is not in group audio"
+id jambox-broadcast >/dev/null || fail "no user jambox-broadcast"
+for unit in jamboxd jambox-jackd jambox-broadcast; do
+  [[ -f /lib/systemd/system/$unit.service ]] || fail "unit $unit.service not installed"
+done
+[[ $(stat -c '%a %G' /etc/jambox/room.secret) == "640 jambox" ]] || fail "room.secret is not 0640 root:jambox"
+[[ $(stat -c '%a %G' /etc/jambox/jambox-broadcast.conf) == "640 jambox-broadcast" ]] ||
+  fail "jambox-broadcast.conf is not 0640 root:jambox-broadcast"
+[[ -d /var/lib/jambox ]] || fail "no /var/lib/jambox"
+runuser -u jambox -- /usr/bin/jamboxd --check-config || fail "jamboxd --check-config fails as jambox"
+runuser -u jambox-broadcast -- /usr/bin/jambox-broadcast --check-config ||
+  fail "jambox-broadcast --check-config fails as jambox-broadcast"
+/usr/bin/jamboxctl --help >/dev/null || fail "jamboxctl does not run"
+systemd-analyze verify /lib/systemd/system/jamboxd.service /lib/systemd/system/jambox-jackd.service \
+  /lib/systemd/system/jambox-broadcast.service || fail "installed units do not verify"
+
+apt-get purge -y jamboxd jambox-broadcast
+for gone in /usr/bin/jamboxd /usr/bin/jambox-broadcast /etc/jambox/room.secret /var/lib/jambox \
+  /lib/systemd/system/jamboxd.service; do
+  [[ ! -e $gone ]] || fail "$gone is still there after purge"
+done
+trap - EXIT
+echo "deb-install-test: packages build, install, check and purge cleanly"
