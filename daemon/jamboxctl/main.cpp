@@ -35,6 +35,15 @@ constexpr int kExitConfig = 78;
 
 volatile std::sig_atomic_t g_stop = 0;
 
+// Ends the program once the broker session is closed. Paho C 1.3.12's threads outlive the
+// client and can race the library's teardown at process exit (a rare crash seen under ASan), so
+// the process ends here, without destroying the client or running exit handlers.
+[[noreturn]] void leave(int code) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::_Exit(code);
+}
+
 void usage(std::ostream& out, const po::options_description& options) {
   out << "Usage: jamboxctl [options] send KEY COMMAND [--FIELD VALUE]...\n"
          "       jamboxctl [options] status KEY\n"
@@ -176,11 +185,12 @@ int main(int argc, char** argv) {
     }
   }
 
-  control::AdminClient client(config);
+  // Never destroyed: the process ends through leave() once the session is closed.
+  control::AdminClient& client = *new control::AdminClient(config);
   std::string why;
   if (!client.connect(timeout, why)) {
     std::cerr << "jamboxctl: cannot use the broker at " << config.broker << ": " << why << "\n";
-    return kExitUnavailable;
+    leave(kExitUnavailable);
   }
 
   if (verb == "rooms") {
@@ -198,7 +208,7 @@ int main(int argc, char** argv) {
     }
     if (as_json) {
       std::cout << json{{"rooms", rooms}, {"not_in_a_room", idle}}.dump() << "\n";
-      return 0;
+      leave(0);
     }
     for (const auto& [room, keys] : rooms) {
       std::cout << room << ":";
@@ -210,7 +220,7 @@ int main(int argc, char** argv) {
       for (const auto& key : idle) std::cout << " " << key;
       std::cout << "\n";
     }
-    return 0;
+    leave(0);
   }
 
   if (verb == "send" || verb == "status") {
@@ -221,14 +231,14 @@ int main(int argc, char** argv) {
       std::cerr << "jamboxctl: no answer from box " << player << " within "
                 << static_cast<double>(timeout.count()) / 1000.0
                 << " s (offline, or not this key)\n";
-      return kExitUnavailable;
+      leave(kExitUnavailable);
     }
     if (verb == "status" && ack->value("status", "") == "ok" && !as_json) {
       std::cout << (*ack)["result"].dump(2) << "\n";
     } else {
       print_ack(*ack, as_json);
     }
-    return ack->value("status", "") == "ok" ? 0 : kExitRefused;
+    leave(ack->value("status", "") == "ok" ? 0 : kExitRefused);
   }
 
   // watch: status as it comes, meters at 250 ms (renewed before the box's 10 s lease ends).
@@ -265,5 +275,5 @@ int main(int argc, char** argv) {
         }
       });
   client.disconnect();
-  return 0;
+  leave(0);
 }
