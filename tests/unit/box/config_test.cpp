@@ -290,3 +290,33 @@ TEST_CASE("[mqtt]: plain TCP works for a lab, with a loud warning", "[box][confi
   CHECK(c.warnings[0].find("unencrypted") != std::string::npos);
   CHECK(c.room.name == "main");
 }
+
+TEST_CASE("out-of-range values of the newer keys name the key and the range", "[box][config]") {
+  struct Case {
+    std::string text;
+    std::string key;
+    std::string range;
+  };
+  const std::vector<Case> cases = {
+      {"[audio]\nnetwork_priority = 99\n" + kRoom, "audio.network_priority", "0..98"},
+      {"[mqtt]\nenabled = true\nbroker = \"tcp://127.0.0.1:1883\"\nplayer_key = \"lab\"\n"
+       "commands_per_minute = 0\n" +
+           kRoom,
+       "mqtt.commands_per_minute", "1..100000"},
+      {"[mqtt]\nenabled = true\nbroker = \"tcp://127.0.0.1:1883\"\nplayer_key = \"lab\"\n"
+       "status_interval_s = 4\n" +
+           kRoom,
+       "mqtt.status_interval_s", "5..3600"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.key);
+    try {
+      static_cast<void>(box::parse_config(c.text, "n.conf"));
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.key() == c.key);
+      CHECK(std::string(e.what()).find("n.conf:") == 0);
+      CHECK(std::string(e.what()).find(c.range) != std::string::npos);
+    }
+  }
+}
