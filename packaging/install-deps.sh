@@ -1,41 +1,69 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package jambox needs to build, test and run.
-# The same list feeds the README, .ci/run and (later) debian/control, so it
-# lives in packaging/deps.txt and nowhere else.
+# Installs the Debian 12 packages jambox needs to build, test and run.
+# The list lives in packaging/deps.txt and nowhere else (debian/control's Build-Depends is checked
+# against it by tests/packaging/deb-install-test.sh).
 #
-# usage: packaging/install-deps.sh [build|test|run|all]   (default: all)
+# usage: packaging/install-deps.sh [build|test|run|cross|all]   (default: all but cross)
+#   build  compiler, cmake and the -dev packages
+#   test   build + what the tests start (jackd, mosquitto, clang for fuzzing, debhelper, ...)
+#   run    what the installed programs need
+#   cross  test + the arm64 cross build: multiarch arm64, crossbuild-essential-arm64,
+#          qemu-user-static and debian/control's Build-Depends for arm64 (apt-get build-dep)
+#   all    build + test + run
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
 want=${1:-all}
 
 case "$want" in
-  build|test|run|all) ;;
-  *) echo "usage: $0 [build|test|run|all]" >&2; exit 64 ;;
+  build|test|run|cross|all) ;;
+  *) echo "usage: $0 [build|test|run|cross|all]" >&2; exit 64 ;;
 esac
 
 # deps.txt: "<group> <package>" lines; comments start with '#'.
 mapfile -t packages < <(awk -v want="$want" '
   /^[[:space:]]*(#|$)/ { next }
-  want == "all" || $1 == want || ($1 == "build" && want == "test") { print $2 }
+  want == "all" && $1 != "cross" { print $2; next }
+  $1 == want { print $2; next }
+  $1 == "build" && (want == "test" || want == "cross") { print $2; next }
+  $1 == "test" && want == "cross" { print $2 }
 ' "$here/deps.txt")
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
+updated=no
+if [ "$want" = cross ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "install-deps: adding the arm64 architecture (multiarch)"
+  $sudo dpkg --add-architecture arm64
+  $sudo apt-get update -qq
+  updated=yes
 fi
 
-echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# jackd2 asks whether to enable realtime scheduling; answer for it.
-echo "jackd2 jackd/tweak_rt_limits boolean true" | $sudo debconf-set-selections
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+else
+  echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+  # jackd2 asks whether to enable realtime scheduling; answer for it.
+  echo "jackd2 jackd/tweak_rt_limits boolean true" | $sudo debconf-set-selections
+  [ "$updated" = yes ] || $sudo apt-get update -qq
+  updated=yes
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$want" = cross ]; then
+  if (cd "$repo" && dpkg-checkbuilddeps -a arm64 >/dev/null 2>&1); then
+    echo "install-deps: arm64 build dependencies already installed"
+  else
+    echo "install-deps: installing debian/control's build dependencies for arm64"
+    [ "$updated" = yes ] || $sudo apt-get update -qq
+    $sudo apt-get build-dep -y -qq --no-install-recommends -a arm64 "$repo"
+  fi
+fi

@@ -4,9 +4,10 @@
 #   2. `ci` preset (RelWithDebInfo, warnings as errors): unit, integration, then the two-box
 #      end-to-end test (two jackd, jambox-broadcast, two jamboxd)
 #   3. `asan` preset (ASan + UBSan, warnings as errors): unit, then integration tests
-#   4. Debian packages built, installed, checked and purged (as root only: it changes this
-#      machine's packages; skipped otherwise)
-#   5. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target
+#   4. Debian packages built, installed, checked, booted into a jam and purged (as root only: it
+#      changes this machine's packages; skipped otherwise)
+#   5. arm64 packages cross-built, their unit tests run under qemu-aarch64-static
+#   6. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target
 # Stops at the first failure. JAMBOX_FUZZ_SECONDS (default 60) bounds each fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,6 +44,10 @@ done
 step "Debian packages: build, install, check, purge"
 # As root only (CI): installs the freshly built packages on this machine and purges them again.
 tests/packaging/deb-install-test.sh
+
+step "arm64: cross-built packages, unit tests under qemu-aarch64-static"
+# The Pi's packages: cross-compiled with multiarch; their unit tests run in the package build.
+packaging/build-debs.sh arm64
 
 step "fuzz (${JAMBOX_FUZZ_SECONDS:-60} s per target)"
 cmake --preset fuzz -DJAMBOX_FUZZ_SECONDS="${JAMBOX_FUZZ_SECONDS:-60}" >/dev/null

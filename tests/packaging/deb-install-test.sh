@@ -3,7 +3,10 @@
 # (apt-get install ./jamboxd_*.deb ./jambox-broadcast_*.deb), and checks what installing did:
 # the users (jambox in group audio, jambox-broadcast), units, the configuration's permissions,
 # `--check-config` passing on the shipped defaults as the service users, then purges and checks
-# that what the packages created is gone. Needs root; changes this machine's packages.
+# that what the packages created is gone. Then installs again, boots into a jam
+# (tests/packaging/boot-to-jam.sh, which edits the configuration as an admin does), purges and
+# checks that the admin's edits are kept and everything else is gone.
+# Needs root; changes this machine's packages.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -21,11 +24,14 @@ while read -r group package _; do
     grep -q "[ ,]$package,\?\$" debian/control || fail "debian/control does not build-depend on $package"
 done < <(grep -v '^#' packaging/deps.txt)
 
-packaging/build-debs.sh
 arch=$(dpkg --print-architecture)
+packaging/build-debs.sh "$arch"
 version=$(dpkg-parsechangelog -S Version)
-debs=("build/debs/jamboxd_${version}_${arch}.deb" "build/debs/jambox-broadcast_${version}_${arch}.deb")
-cleanup() { apt-get purge -y jamboxd jambox-broadcast >/dev/null 2>&1 || true; }
+debs=("build/debs/$arch/jamboxd_${version}_${arch}.deb" "build/debs/$arch/jambox-broadcast_${version}_${arch}.deb")
+cleanup() {
+  apt-get purge -y jamboxd jambox-broadcast >/dev/null 2>&1 || true
+  rm -rf /etc/jambox /var/lib/jambox-kept
+}
 trap cleanup EXIT
 apt-get install -y --no-install-recommends "${debs[@]/#/./}"
 
@@ -46,9 +52,30 @@ systemd-analyze verify /lib/systemd/system/jamboxd.service /lib/systemd/system/j
   /lib/systemd/system/jambox-broadcast.service || fail "installed units do not verify"
 
 apt-get purge -y jamboxd jambox-broadcast
-for gone in /usr/bin/jamboxd /usr/bin/jambox-broadcast /etc/jambox/room.secret /var/lib/jambox \
+for gone in /usr/bin/jamboxd /usr/bin/jambox-broadcast /etc/jambox /var/lib/jambox \
   /lib/systemd/system/jamboxd.service; do
+  [[ ! -e $gone ]] || fail "$gone is still there after purge (nothing was edited)"
+done
+
+# Boot to jam: installed again, configured the way an admin does, started as the units would.
+apt-get install -y --no-install-recommends "${debs[@]/#/./}"
+[[ -f /usr/share/man/man8/jamboxd.8.gz && -f /usr/share/man/man1/jamboxctl.1.gz &&
+  -f /usr/share/man/man8/jambox-broadcast.8.gz ]] || fail "man pages not installed"
+tests/packaging/boot-to-jam.sh
+
+# Purging now keeps what the admin edited (the three configuration files) and removes the rest,
+# including the room secret the package generated (the admin did not replace it).
+apt-get purge -y jamboxd jambox-broadcast
+for kept in /etc/jambox/jamboxd.conf /etc/jambox/jackd.conf /etc/jambox/jambox-broadcast.conf; do
+  [[ -f $kept ]] || fail "$kept, edited by the admin, was deleted by purge"
+done
+grep -q '^JACK_DRIVER=dummy' /etc/jambox/jackd.conf || fail "jackd.conf lost the admin's edit"
+[[ $(stat -c '%a %U' /etc/jambox/jambox-broadcast.conf) == "640 root" ]] ||
+  fail "the kept jambox-broadcast.conf lost its mode (it holds room secrets)"
+for gone in /usr/bin/jamboxd /usr/bin/jambox-broadcast /etc/jambox/room.secret /var/lib/jambox \
+  /var/lib/jambox-kept /lib/systemd/system/jamboxd.service; do
   [[ ! -e $gone ]] || fail "$gone is still there after purge"
 done
+rm -rf /etc/jambox
 trap - EXIT
-echo "deb-install-test: packages build, install, check and purge cleanly"
+echo "deb-install-test: packages build, install, boot into a jam and purge cleanly (admin edits kept)"

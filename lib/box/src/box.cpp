@@ -7,6 +7,7 @@
 #include <jambox/log/log.hpp>
 #include <jambox/system/notify.hpp>
 #include <jambox/system/thread.hpp>
+#include <jambox/version.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -304,16 +305,29 @@ struct Box::Impl {
     started = std::chrono::steady_clock::now();
     next_journal = started + config.status_interval;
     arm_status();
-    if (in_room()) {
-      log::notice("jamboxd started: room {} on {}, JACK client {}", config.room.name,
-                  config.room.server, config.jack.client_name);
-    } else {
-      log::notice("jamboxd started in no room (managed by {}), JACK client {}",
-                  config.control.broker, config.jack.client_name);
-    }
+    log_start_summary();
     prioritise_network();
     io.run();
     return exit_code;
+  }
+
+  // One journal line an admin reads first: what this box is, where it plays and who steers it.
+  void log_start_summary() const {
+    const std::string room =
+        in_room() ? fmt::format("room {} on {}", config.room.name, config.room.server)
+                  : std::string("no room until a join_room command");
+    const std::string managed =
+        config.control.enabled
+            ? fmt::format("managed by {} as {}", config.control.broker, config.control.player_key)
+            : std::string("standalone (no MQTT)");
+    log::notice(
+        "jamboxd {} started: {}; {}; JACK client {} on server {}; {}-frame packets, jitter "
+        "buffer {:.1f}..{:.1f} ms{}",
+        kVersion, room, managed, config.jack.client_name,
+        config.jack.server_name.empty() ? "default" : config.jack.server_name,
+        config.engine.packet_frames, static_cast<double>(config.engine.jitter.floor_ms),
+        static_cast<double>(config.engine.jitter.ceiling_ms),
+        config.engine.jitter.adaptive ? " (adaptive)" : " (fixed)");
   }
 
   // This thread runs the event loop, so it is the network thread. Threads started before (the
@@ -389,12 +403,20 @@ struct Box::Impl {
     update_status();
   }
 
+  // STATUS= is refreshed every status_refresh; a change of the member count shows within a
+  // quarter of that (an admin watching `systemctl status` sees a jammer arrive at once).
   void arm_status() {
-    status_timer.expires_after(options.status_refresh);
+    status_timer.expires_after(options.status_refresh / 4);
     status_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       maybe_ready();
-      update_status();
+      const auto tick = std::chrono::steady_clock::now();
+      const std::size_t members_now = members(link.stats(), figures());
+      if (members_now != status_members || tick >= next_status) {
+        status_members = members_now;
+        next_status = tick + options.status_refresh;
+        update_status();
+      }
       const auto now = std::chrono::steady_clock::now();
       if (now >= next_journal) {
         next_journal = now + config.status_interval;
@@ -495,6 +517,8 @@ struct Box::Impl {
   asio::signal_set signals;
   std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point next_journal;
+  std::chrono::steady_clock::time_point next_status;
+  std::size_t status_members = 0;
   bool ready_sent = false;
   int exit_code = 0;
   std::unique_ptr<ControlLink> control;  // managed mode only; destroyed before the link

@@ -62,6 +62,13 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return result;
 }
 
+bool is_project_program(const std::filesystem::path& program) {
+  const char* build = std::getenv("JAMBOX_BUILD_DIR");
+  if (build == nullptr || *build == '\0') return false;
+  const std::string prefix = std::filesystem::path(build).lexically_normal().string() + "/";
+  return program.lexically_normal().string().starts_with(prefix);
+}
+
 }  // namespace
 
 std::string ExitStatus::describe() const {
@@ -94,14 +101,22 @@ Process::Process(ProcessOptions options) {
   posix_spawnattr_setflags(&setup.attributes,
                            static_cast<short>(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
 
+  // In a cross build the project's programs are started through the emulator ctest uses
+  // (qemu-aarch64-static); system programs are the build machine's own.
+  std::filesystem::path program = options.program;
   std::vector<std::string> argv_strings;
+  const char* emulator = std::getenv("JAMBOX_TEST_EMULATOR");
+  if (emulator != nullptr && *emulator != '\0' && is_project_program(program)) {
+    argv_strings.emplace_back(emulator);
+    program = emulator;
+  }
   argv_strings.push_back(options.program.string());
   argv_strings.insert(argv_strings.end(), options.args.begin(), options.args.end());
   std::vector<std::string> env_strings = child_environment(options);
   std::vector<char*> argv = pointers(argv_strings);
   std::vector<char*> envp = pointers(env_strings);
 
-  const int rc = ::posix_spawn(&pid_, options.program.c_str(), &setup.actions, &setup.attributes,
+  const int rc = ::posix_spawn(&pid_, program.c_str(), &setup.actions, &setup.attributes,
                                argv.data(), envp.data());
   if (rc != 0) {
     pid_ = -1;
