@@ -23,9 +23,12 @@ fail() { echo "run-unit $unit: $*" >&2; exit 1; }
 # The unit file, read once (bash only: this runs at every start and must not slow it down).
 if [[ $(grep -s '^PrivateTmp=' "$unit_file" | tail -n 1) == PrivateTmp=yes &&
   ${JAMBOX_RUN_UNIT_PRIVATE:-} != 1 ]]; then
-  # A mount namespace of its own with a fresh /tmp, as PrivateTmp= gives.
+  # A mount namespace of its own with a fresh /tmp, as PrivateTmp= gives. This script may itself
+  # live under /tmp (a checkout there): the new namespace runs a copy kept in the state directory.
+  mkdir -p "$2"
+  cp "$0" "$2/run-unit.sh"
   exec unshare --mount --propagation private -- env JAMBOX_RUN_UNIT_PRIVATE=1 bash -c \
-    'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$0" "$@"' "$0" "$@"
+    'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec bash "$0" "$@"' "$2/run-unit.sh" "$@"
 fi
 declare -a unit_keys=() unit_values=()
 while IFS= read -r line; do
