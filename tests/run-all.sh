@@ -8,7 +8,7 @@
 #      changes this machine's packages; skipped otherwise)
 #   5. arm64 packages cross-built, their unit tests run under qemu-aarch64-static
 #   6. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target
-# Stops at the first failure. JAMBOX_FUZZ_SECONDS (default 60) bounds each fuzz target.
+# Stops at the first failure. JAMBOX_FUZZ_SECONDS (default 45) bounds each fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -49,8 +49,8 @@ step "arm64: cross-built packages, unit tests under qemu-aarch64-static"
 # The Pi's packages: cross-compiled with multiarch; their unit tests run in the package build.
 packaging/build-debs.sh arm64
 
-step "fuzz (${JAMBOX_FUZZ_SECONDS:-60} s per target)"
-cmake --preset fuzz -DJAMBOX_FUZZ_SECONDS="${JAMBOX_FUZZ_SECONDS:-60}" >/dev/null
+step "fuzz (${JAMBOX_FUZZ_SECONDS:-45} s per target)"
+cmake --preset fuzz -DJAMBOX_FUZZ_SECONDS="${JAMBOX_FUZZ_SECONDS:-45}" >/dev/null
 cmake --build --preset fuzz -j "$jobs"
 ctest --preset fuzz -j 1
 

@@ -52,6 +52,7 @@ void usage(std::ostream& out, const po::options_description& options) {
          "Sends commands to jambox boxes and shows their status, over the MQTT broker.\n"
          "Values of --FIELD are JSON when they parse as JSON (numbers, true, false), else "
          "strings:\n  jamboxctl send 5f0c... set_master --gain_db -6\n"
+         "  jamboxctl send 5f0c... join_room --room band        (a room server admits the box)\n"
          "  jamboxctl send 5f0c... join_room --server 192.0.2.10:7930 --room band --secret ...\n\n"
       << options
       << "\nExit status: 0 done, 1 refused by the box, 64 bad command line, 69 no broker or no "

@@ -90,6 +90,17 @@ int main(int argc, char** argv) {
     w.write("welcome", std::span(s.welcome).first(s.welcome_size));
     std::size_t n = s.fresh.make_join(buf);
     w.write("join", std::span(buf).first(n));
+    {
+      wire::Ticket ticket;
+      ticket.nonce.fill(9);
+      ticket.expires_s = 1'800'000'000;
+      wire::ClientSession with_ticket(
+          jambox::fuzz::kRoom,
+          wire::derive_ticket_secret(jambox::fuzz::kRoom, jambox::fuzz::kSecret, ticket), ticket,
+          wire::AudioShape{});
+      n = with_ticket.make_join(buf);
+      w.write("join-ticket", std::span(buf).first(n));
+    }
     wire::NoticeBody notice;
     notice.aead_nonce.fill(3);
     notice.client_nonce = s.joining_client_nonce;

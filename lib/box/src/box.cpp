@@ -119,6 +119,7 @@ JamLinkConfig link_config(const BoxConfig& c) {
   l.server = c.room.server;
   l.room = c.room.name;
   l.secret = c.room.secret;
+  l.ticket = c.room.ticket;
   l.shape.frames = c.engine.packet_frames;
   l.shape.format = c.engine.format;
   l.shape.channels = wire::kAudioChannels;
@@ -169,6 +170,16 @@ struct Box::Impl {
       log::notice("command: joining room {} on {}", room.name, room.server);
       link.reconfigure(link_config(config));  // leaves the current room, if any, first
       update_status();
+    };
+    h.needs_ticket = [this] {
+      // A ticket admits until it expires: a box that lost its session after that needs a new
+      // one to get back in.
+      if (!in_room() || config.room.ticket.expires_s == 0) return false;
+      if (link.stats().state == LinkState::joined) return false;
+      const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+      return static_cast<std::uint64_t>(now_s) + 5 >= config.room.ticket.expires_s;
     };
     h.leave_room = [this] {
       if (!in_room()) return false;

@@ -68,22 +68,9 @@ void read_room(const config::Section& room, BoxConfig& c) {
 
 // ssl:// and mqtts:// without a port get 8883; tcp:// works but is logged loudly at start.
 std::string broker_uri(const config::Section& mqtt) {
-  std::string uri = mqtt.require_string("broker");
-  const auto scheme_end = uri.find("://");
-  const std::string scheme = scheme_end == std::string::npos ? "" : uri.substr(0, scheme_end);
-  if (scheme != "ssl" && scheme != "mqtts" && scheme != "wss" && scheme != "tcp") {
-    mqtt.fail("broker",
-              "expected ssl://HOST[:PORT] (mutual TLS, default port 8883), "
-              "wss://HOST[:PORT]/PATH, or tcp://HOST:PORT for a lab without TLS");
-  }
-  const std::string rest = uri.substr(scheme_end + 3);
-  if (rest.empty() || rest.front() == ':' || rest.front() == '/') {
-    mqtt.fail("broker", "no host name in '" + uri + "'");
-  }
-  const bool has_port = rest.find(']') != std::string::npos ? rest.find("]:") != std::string::npos
-                                                            : rest.find(':') != std::string::npos;
-  if ((scheme == "ssl" || scheme == "mqtts") && !has_port) uri += ":8883";
-  if (scheme == "mqtts") uri = "ssl" + uri.substr(5);
+  std::string problem;
+  std::string uri = control::normalize_broker_uri(mqtt.require_string("broker"), problem);
+  if (uri.empty()) mqtt.fail("broker", problem);
   return uri;
 }
 
@@ -116,12 +103,7 @@ void read_control(const config::Section& mqtt, ControlConfig& c,
   try {
     c.identity = control::check_identity(c.tls, c.player_key, now);
   } catch (const control::IdentityError& e) {
-    // Name the key that points at the file at fault.
-    const std::string what = e.what();
-    const char* key = what.rfind("private key", 0) == 0 ? "key_file"
-                      : what.rfind("CA", 0) == 0        ? "ca_file"
-                                                        : "cert_file";
-    mqtt.fail(key, what);
+    mqtt.fail(control::identity_file_key(e), e.what());
   }
   if (!c.identity.clock_plausible) {
     warnings.push_back(

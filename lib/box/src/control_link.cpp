@@ -36,6 +36,10 @@ constexpr std::size_t kMaxQueuedViews = 64;
 constexpr seconds kPresenceInterval{30};
 constexpr seconds kPresenceExpiry{60};
 constexpr milliseconds kHousekeeping{1000};
+// Room admission requests (join_room without a secret): unanswered after kRequestTimeout, or
+// refused because the room is full, they are asked again after kAdmissionRetry.
+constexpr seconds kRequestTimeout{30};
+constexpr seconds kAdmissionRetry{30};
 
 control::CommandLimits limits(const ControlConfig& c) {
   control::CommandLimits l;
@@ -105,6 +109,19 @@ struct ControlLink::Impl {
   json transport;
   bool transport_host = false;
   std::uint64_t transport_rejected = 0;
+
+  // Admission by request: the room the admin asked for without a secret, the request in flight
+  // and how the last one ended (for status).
+  struct AdmissionState {
+    std::string room;        // wanted, "" when the box was told otherwise
+    std::string request_id;  // in flight, "" when none
+    Clock::time_point sent{};
+    Clock::time_point retry_at{};
+    bool retry = false;
+    std::string state;  // requested, admitted, refused, timed_out
+    std::string error_code;
+    std::string error;
+  } admission;
 
   std::string room;  // the room the box is in, "" when none
   Clock::time_point room_since{};
@@ -179,7 +196,10 @@ struct ControlLink::Impl {
       }
       return;
     }
-    // Responses and view acknowledgements come with the request and view features.
+    if (m.topic.rfind(topics.response_prefix(), 0) == 0) {
+      on_response(m.topic.substr(topics.response_prefix().size()), m.payload);
+      return;
+    }
     log::debug("MQTT message on {} ignored", m.topic);
   }
 
@@ -333,6 +353,7 @@ struct ControlLink::Impl {
         }
       }
       if (changed) status_changed();
+      check_admission(now);
       arm_housekeeping();
     });
   }
@@ -418,11 +439,20 @@ struct ControlLink::Impl {
     });
     commands.on("join_room", [this](const json& p) {
       RoomConfig target;
-      target.server = control::string_field(p, "server", 255);
       target.name = control::string_field(p, "room", 32);
       if (!wire::valid_room_name(target.name)) {
         throw control::InvalidField("room", "1 to 32 characters of A-Z a-z 0-9 . _ -");
       }
+      if (!p.contains("secret")) {
+        // Managed rooms: a room server admits the box and hands it a ticket (the outcome shows
+        // in the status's "admission" and in the journal).
+        request_admission(target.name);
+        return json{{"room", target.name},
+                    {"admission", "requested"},
+                    {"request_id", admission.request_id}};
+      }
+      forget_admission();
+      target.server = control::string_field(p, "server", 255);
       target.secret = control::string_field(p, "secret", 255);
       if (target.secret.size() < wire::kMinSecretLength) {
         throw control::InvalidField(
@@ -433,7 +463,10 @@ struct ControlLink::Impl {
       return json{{"room", target.name}, {"server", target.server}};
     });
     commands.on("leave_room", [this](const json&) {
-      if (!hooks.leave_room()) throw control::CommandFailed("not_in_room", "the box is in no room");
+      const bool was_asking = !admission.request_id.empty();
+      forget_admission();
+      if (!hooks.leave_room() && !was_asking)
+        throw control::CommandFailed("not_in_room", "the box is in no room");
       room_changed("");
       return json();
     });
@@ -486,10 +519,131 @@ struct ControlLink::Impl {
     }
   }
 
+  // --- room admission by request ---------------------------------------------------------------
+
+  void request_admission(const std::string& wanted) {
+    admission.room = wanted;
+    admission.request_id = control::make_uuid();
+    admission.sent = Clock::now();
+    admission.retry = false;
+    admission.state = "requested";
+    admission.error_code.clear();
+    admission.error.clear();
+    const json request{{"request_id", admission.request_id},
+                       {"request_type", "join_room"},
+                       {"player_key", config.player_key},
+                       {"room", wanted},
+                       {"timestamp", wall_seconds()}};
+    control::PublishOptions options;
+    options.response_topic = topics.response_prefix() + admission.request_id;
+    options.correlation = admission.request_id;
+    if (!session.publish(topics.request(admission.request_id), request.dump(), options)) {
+      log::warning("admission: request for room {} not sent (MQTT {}); retrying", wanted,
+                   control::link_state_name(session.state()));
+    } else {
+      log::notice("admission: asking the room server for room {} (request {})", wanted,
+                  admission.request_id);
+    }
+    status_changed();
+  }
+
+  void forget_admission() { admission = AdmissionState{}; }
+
+  void admission_failed(std::string code, std::string error, bool retry) {
+    admission.request_id.clear();
+    admission.state = code == "timeout" ? "timed_out" : "refused";
+    admission.error_code = std::move(code);
+    admission.error = std::move(error);
+    admission.retry = retry;
+    admission.retry_at = Clock::now() + kAdmissionRetry;
+    log::warning("admission to room {} failed: {} ({}){}", admission.room, admission.error_code,
+                 admission.error, retry ? "; asking again in 30 s" : "");
+    status_changed();
+  }
+
+  static bool hex_of_length(const json& value, std::size_t length) {
+    if (!value.is_string()) return false;
+    const auto& text = value.get_ref<const std::string&>();
+    return text.size() == length && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+  }
+
+  void on_response(const std::string& id, const std::string& payload) {
+    if (id.empty() || id != admission.request_id) {
+      log::debug("MQTT response {} matches no request in flight; ignored", id);
+      return;
+    }
+    const json r = json::parse(payload, nullptr, false);
+    if (r.is_discarded() || !r.is_object() || !r.contains("success")) {
+      admission_failed("invalid_response", "the room server's answer is not a response", true);
+      return;
+    }
+    if (r["success"] != true) {
+      const std::string code = r.value("error_code", json("unknown")).is_string()
+                                   ? r["error_code"].get<std::string>()
+                                   : "unknown";
+      const std::string error =
+          r.value("error", json("")).is_string() ? r["error"].get<std::string>() : "";
+      admission_failed(code, error, code == "room_full");
+      return;
+    }
+    const json& t = r.value("ticket", json());
+    if (!r.value("server", json()).is_string() ||
+        r["server"].get_ref<const std::string&>().empty() ||
+        r["server"].get_ref<const std::string&>().size() > 255 ||
+        r.value("room", json()) != admission.room ||
+        !hex_of_length(r.value("ticket_secret", json()), wire::kTicketSecretLength) ||
+        !t.is_object() || !hex_of_length(t.value("nonce", json()), 32) ||
+        !t.value("expires", json()).is_number_unsigned() ||
+        t["expires"].get<std::uint64_t>() == 0) {
+      admission_failed("invalid_response", "the room server's ticket is malformed", true);
+      return;
+    }
+    RoomConfig target;
+    target.server = r["server"];
+    target.name = admission.room;
+    target.secret = r["ticket_secret"];
+    const auto& nonce = t["nonce"].get_ref<const std::string&>();
+    for (std::size_t i = 0; i < target.ticket.nonce.size(); ++i) {
+      target.ticket.nonce[i] =
+          static_cast<std::uint8_t>(std::stoul(nonce.substr(2 * i, 2), nullptr, 16));
+    }
+    target.ticket.expires_s = t["expires"];
+    admission.request_id.clear();
+    admission.state = "admitted";
+    log::notice("admission: ticket for room {} on {} (valid until {})", target.name, target.server,
+                target.ticket.expires_s);
+    hooks.join_room(target);
+    room_changed(target.name);
+  }
+
+  void check_admission(Clock::time_point now) {
+    if (admission.room.empty()) return;
+    if (!admission.request_id.empty()) {
+      if (now - admission.sent >= kRequestTimeout) {
+        admission_failed("timeout", "no answer from a room server in 30 s", true);
+      }
+      return;
+    }
+    if (admission.retry && now >= admission.retry_at) {
+      request_admission(admission.room);
+    } else if (admission.state == "admitted" && hooks.needs_ticket()) {
+      log::notice("admission: the ticket for room {} ran out while outside the room; asking again",
+                  admission.room);
+      request_admission(admission.room);
+    }
+  }
+
   // --- status, state, meters ------------------------------------------------------------------
 
   json status_document() const {
     json s = hooks.status();
+    if (!admission.room.empty()) {
+      s["admission"] = {{"room", admission.room},
+                        {"state", admission.state},
+                        {"request_id", admission.request_id},
+                        {"error_code", admission.error_code},
+                        {"error", admission.error}};
+    }
     s["player_key"] = config.player_key;
     s["status"] = "online";
     s["firmware_version"] = kVersion;

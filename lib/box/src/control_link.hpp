@@ -24,6 +24,8 @@ struct ControlHooks {
   std::function<bool(std::uint32_t session_id)> has_remote;
   std::function<void(const RoomConfig& room)> join_room;
   std::function<bool()> leave_room;  // false: not in a room
+  std::function<bool()>
+      needs_ticket;  // in a room by ticket, out of it, the ticket (nearly) expired
   std::function<void()> restart_audio;
   std::function<float()> metronome_gain_db;                     // the configured click level
   std::function<void(const std::string& state)> state_changed;  // for STATUS= and the journal

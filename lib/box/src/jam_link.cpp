@@ -106,7 +106,10 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
       session.reset();
       return;
     }
-    session = std::make_unique<wire::ClientSession>(config.room, config.secret, config.shape);
+    session = config.ticket.expires_s != 0
+                  ? std::make_unique<wire::ClientSession>(config.room, config.secret, config.ticket,
+                                                          config.shape)
+                  : std::make_unique<wire::ClientSession>(config.room, config.secret, config.shape);
   }
 
   // --- lifecycle ------------------------------------------------------------------------------

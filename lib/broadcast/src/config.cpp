@@ -1,4 +1,6 @@
 #include <jambox/broadcast/config.hpp>
+#include <jambox/control/identity.hpp>
+#include <jambox/control/topics.hpp>
 #include <jambox/wire/session.hpp>
 
 #include <fmt/format.h>
@@ -7,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -122,6 +125,76 @@ RoomConfig load_room(const config::Document& document, const config::Section& ro
   return out;
 }
 
+// HOST, HOST:PORT, [V6] or [V6]:PORT; a bare IPv6 address is ambiguous and refused.
+bool valid_public_endpoint(std::string_view e) {
+  if (e.empty() || e.size() > 255) return false;
+  std::string_view port;
+  if (e.front() == '[') {
+    const auto close = e.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    if (close + 1 < e.size()) {
+      if (e[close + 1] != ':') return false;
+      port = e.substr(close + 2);
+      if (port.empty()) return false;
+    }
+  } else {
+    const auto colon = e.find(':');
+    if (colon == 0 ||
+        (colon != std::string_view::npos && e.find(':', colon + 1) != std::string_view::npos))
+      return false;
+    if (colon != std::string_view::npos) {
+      port = e.substr(colon + 1);
+      if (port.empty()) return false;
+    }
+  }
+  return port.empty() ||
+         (port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos &&
+          std::stoul(std::string(port)) >= 1 && std::stoul(std::string(port)) <= 65535);
+}
+
+void read_admission(const config::Section& mqtt, AdmissionConfig& a,
+                    std::vector<std::string>* warnings) {
+  a.enabled = mqtt.get_bool("enabled", false);
+  if (!a.enabled) return;
+  std::string problem;
+  a.broker = control::normalize_broker_uri(mqtt.require_string("broker"), problem);
+  if (a.broker.empty()) mqtt.fail("broker", problem);
+  a.identity = mqtt.get_string("identity", a.identity);
+  a.prefix = mqtt.get_string("prefix", a.prefix);
+  for (const auto& [key, value] : {std::pair{"identity", a.identity}, {"prefix", a.prefix}}) {
+    if (!control::valid_topic_level(value)) {
+      mqtt.fail(key, "must be one MQTT topic level (no / + # or control characters)");
+    }
+  }
+  a.tls.ca = mqtt.get_string("ca_file", a.tls.ca.string());
+  a.tls.cert = mqtt.get_string("cert_file", a.tls.cert.string());
+  a.tls.key = mqtt.get_string("key_file", a.tls.key.string());
+  a.public_endpoint = mqtt.require_string("public_endpoint");
+  if (!valid_public_endpoint(a.public_endpoint)) {
+    mqtt.fail("public_endpoint",
+              "expected HOST or HOST:PORT as the boxes reach this server (\"jam.example.org\", "
+              "\"192.0.2.10:7930\", \"[2001:db8::10]:7930\"); without a port, the bound one");
+  }
+  a.ticket_lifetime_s = get_u32(mqtt, "ticket_lifetime_s", 60, 10, 3600);
+  if (a.broker.starts_with("tcp://")) {
+    if (warnings != nullptr) {
+      warnings->push_back("mqtt.broker " + a.broker +
+                          " is plain TCP: tickets travel unencrypted; use it in a lab only");
+    }
+    return;
+  }
+  try {
+    const control::Identity id =
+        control::check_identity(a.tls, a.identity, std::chrono::system_clock::now());
+    if (!id.clock_plausible && warnings != nullptr) {
+      warnings->push_back(
+          "the system clock is not set yet: certificate validity cannot be checked");
+    }
+  } catch (const control::IdentityError& e) {
+    mqtt.fail(control::identity_file_key(e), e.what());
+  }
+}
+
 }  // namespace
 
 ServerConfig load_config(const config::Document& document, std::vector<std::string>* warnings) {
@@ -143,6 +216,8 @@ ServerConfig load_config(const config::Document& document, std::vector<std::stri
   cfg.stats_file = stats.get_string("file", cfg.stats_file);
   cfg.stats_interval_ms = get_u32(stats, "interval_ms", 1000, 100, 60000);
   cfg.log_interval_s = get_u32(stats, "log_interval_s", 60, 0, 86400);
+
+  read_admission(document.section("mqtt"), cfg.mqtt, warnings);
 
   const config::Section logging = document.section("logging");
   const std::string level =

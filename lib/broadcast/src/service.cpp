@@ -1,3 +1,4 @@
+#include <jambox/broadcast/admission.hpp>
 #include <jambox/broadcast/server.hpp>
 #include <jambox/broadcast/service.hpp>
 #include <jambox/config/config.hpp>
@@ -93,6 +94,7 @@ struct Service::Impl {
   Snapshot previous_log;
   std::string last_stats_error;
   std::optional<std::chrono::microseconds> watchdog;
+  std::unique_ptr<Admission> admission;  // [mqtt] enabled only
   bool watchdog_withheld = false;
 
   const ServerConfig& config() const { return server.config(); }
@@ -224,6 +226,30 @@ struct Service::Impl {
     notifier.status(fmt::format("rooms {}, members 0, listening on port {}", cfg.rooms.size(),
                                 server.local_endpoint().port()));
 
+    if (cfg.mqtt.enabled) {
+      // Room sizes from the latest stats tick: advisory, the JOIN itself is checked again.
+      AdmissionConfig admission_config = cfg.mqtt;
+      const std::string& e = admission_config.public_endpoint;
+      if (e.back() == ']' || e.find(':') == std::string::npos) {
+        admission_config.public_endpoint += ":" + std::to_string(server.local_endpoint().port());
+      }
+      admission = std::make_unique<Admission>(io, std::move(admission_config),
+                                              [this](std::string_view name) {
+                                                RoomAvailability room;
+                                                for (const RoomConfig& r : config().rooms) {
+                                                  if (r.name != name) continue;
+                                                  room.exists = true;
+                                                  room.secret = r.secret;
+                                                  room.max_members = r.max_members;
+                                                }
+                                                for (const RoomStats& r : previous_status.rooms) {
+                                                  if (r.name == name) room.members = r.member_count;
+                                                }
+                                                return room;
+                                              });
+      admission->start();
+    }
+
     watchdog = notifier.watchdog_interval();
     if (watchdog) notifier.watchdog();
     arm_signals();
@@ -233,6 +259,7 @@ struct Service::Impl {
     io.run();
 
     notifier.stopping();
+    if (admission) admission->stop();
     server.stop();
     const Snapshot last = server.snapshot();
     write_stats(last);

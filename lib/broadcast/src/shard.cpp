@@ -3,8 +3,12 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -134,7 +138,14 @@ struct DirectoryEntry {
   std::uint32_t owner = 0;
   std::uint64_t generation = 0;
   std::unique_ptr<crypto::Aead> join_key;
+  std::string secret;  // tickets' secrets derive from it
 };
+
+[[nodiscard]] std::uint64_t unix_seconds() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
 
 }  // namespace
 
@@ -192,8 +203,9 @@ struct RoomShard::Impl {
     }
   }
 
-  void send_welcome(Room& room, Session& s, const JoinRequest& request, std::uint64_t now,
-                    Sink& out) {
+  // `key`: the join key the JOIN was authenticated with (the room's, or its ticket's).
+  void send_welcome(Room& room, Session& s, const JoinRequest& request, crypto::Aead& key,
+                    std::uint64_t now, Sink& out) {
     const bool sent = emit(out, request.from, [&](std::span<std::uint8_t> buffer) {
       wire::WelcomeBody body;
       crypto::random_bytes(body.aead_nonce);
@@ -204,8 +216,7 @@ struct RoomShard::Impl {
       body.max_members = static_cast<std::uint8_t>(std::min<std::uint32_t>(room.max_members, 255));
       body.members = static_cast<std::uint8_t>(std::min<std::size_t>(room.members.size() + 1, 255));
       return wire::make_welcome(body, now, request.box_time_us,
-                                saturate_u32(elapsed(now, request.arrival_us)), room.join_key,
-                                buffer);
+                                saturate_u32(elapsed(now, request.arrival_us)), key, buffer);
     });
     if (sent) {
       ++counters.welcomes;
@@ -213,7 +224,8 @@ struct RoomShard::Impl {
     }
   }
 
-  void send_room_full(Room& room, const JoinRequest& request, std::uint64_t now, Sink& out) {
+  void send_room_full(Room& room, const JoinRequest& request, crypto::Aead& key, std::uint64_t now,
+                      Sink& out) {
     if (room.full_noticed && elapsed(now, room.full_notice_us) < kRoomFullNoticeUs) return;
     room.full_noticed = true;
     room.full_notice_us = now;
@@ -222,7 +234,7 @@ struct RoomShard::Impl {
       crypto::random_bytes(body.aead_nonce);
       body.code = wire::NoticeCode::room_full;
       body.client_nonce = request.body.client_nonce;
-      return wire::make_notice(body, 0, 0, room.join_key, buffer);
+      return wire::make_notice(body, 0, 0, key, buffer);
     });
     if (sent) ++counters.notices;
   }
@@ -459,7 +471,21 @@ struct RoomShard::Impl {
       reject(wire::Reject::unknown_room);
       return;
     }
-    if (!wire::verify(packet, *entry->join_key)) {
+    if (request.body.ticket.expires_s != 0) {
+      // Admission by ticket (managed mode): its secret derives from the room's, so any server
+      // of the room checks it without having seen it issued.
+      if (unix_seconds() > request.body.ticket.expires_s) {
+        reject(wire::Reject::ticket_expired);
+        return;
+      }
+      const std::string ticket_secret =
+          wire::derive_ticket_secret(entry->name.view(), entry->secret, request.body.ticket);
+      crypto::Aead ticket_key(wire::derive_join_key(entry->name.view(), ticket_secret));
+      if (!wire::verify(packet, ticket_key)) {
+        reject(wire::Reject::bad_tag);
+        return;
+      }
+    } else if (!wire::verify(packet, *entry->join_key)) {
       reject(wire::Reject::bad_tag);
       return;
     }
@@ -485,11 +511,21 @@ struct RoomShard::Impl {
       return;
     }
     ++room->joins;
+    // A ticket's JOIN is answered and keyed with the ticket's secret, not the room's.
+    std::string ticket_secret;
+    std::optional<crypto::Aead> ticket_key;
+    if (request.body.ticket.expires_s != 0) {
+      ticket_secret =
+          wire::derive_ticket_secret(room->name.view(), room->secret, request.body.ticket);
+      ticket_key.emplace(wire::derive_join_key(room->name.view(), ticket_secret));
+    }
+    crypto::Aead& key = ticket_key ? *ticket_key : room->join_key;
+    const std::string_view secret = ticket_key ? ticket_secret : room->secret;
     for (const auto& p : room->pending) {
       if (p->client_nonce == request.body.client_nonce) {
         // A retransmitted (or replayed) JOIN: the same WELCOME again, nothing else changes.
         if (elapsed(now, p->welcomed_us) >= kWelcomeRepeatUs) {
-          send_welcome(*room, *p, request, now, out);
+          send_welcome(*room, *p, request, key, now, out);
         } else {
           reject(wire::Reject::replay);
         }
@@ -505,7 +541,7 @@ struct RoomShard::Impl {
     if (room->members.size() >= room->max_members) {
       ++room->refused_full;
       reject(wire::Reject::room_full);
-      send_room_full(*room, request, now, out);
+      send_room_full(*room, request, key, now, out);
       return;
     }
     if (room->pending.size() >= room->pending_limit()) {
@@ -521,7 +557,7 @@ struct RoomShard::Impl {
     wire::Nonce16 server_nonce{};
     crypto::random_bytes(server_nonce);
     const wire::SessionKeys keys = wire::derive_session_keys(
-        room->name.view(), room->secret, request.body.client_nonce, server_nonce, id);
+        room->name.view(), secret, request.body.client_nonce, server_nonce, id);
     auto session = std::make_unique<Session>(id, room, request.from, keys, now);
     session->client_nonce = request.body.client_nonce;
     session->server_nonce = server_nonce;
@@ -529,7 +565,7 @@ struct RoomShard::Impl {
     Session& s = *session;
     sessions.emplace(id, session.get());
     room->pending.push_back(std::move(session));
-    send_welcome(*room, s, request, now, out);
+    send_welcome(*room, s, request, key, now, out);
   }
 
   void handle(std::span<const std::uint8_t> datagram, const net::Endpoint& from, std::uint64_t now,
@@ -642,6 +678,7 @@ struct RoomShard::Impl {
       }
       if (!e.join_key)
         e.join_key = std::make_unique<crypto::Aead>(wire::derive_join_key(p.name, p.secret));
+      e.secret = p.secret;
       next.push_back(std::move(e));
     }
     std::sort(next.begin(), next.end(), [](const DirectoryEntry& a, const DirectoryEntry& b) {

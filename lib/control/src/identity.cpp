@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 namespace jambox::control {
@@ -172,6 +173,34 @@ Identity check_identity(const TlsFiles& files, const std::string& expected_cn,
     }
   }
   return id;
+}
+
+const char* identity_file_key(const IdentityError& error) noexcept {
+  const std::string_view what = error.what();
+  if (what.starts_with("private key")) return "key_file";
+  if (what.starts_with("CA")) return "ca_file";
+  return "cert_file";
+}
+
+std::string normalize_broker_uri(std::string uri, std::string& problem) {
+  const auto scheme_end = uri.find("://");
+  const std::string scheme = scheme_end == std::string::npos ? "" : uri.substr(0, scheme_end);
+  if (scheme != "ssl" && scheme != "mqtts" && scheme != "wss" && scheme != "tcp") {
+    problem =
+        "expected ssl://HOST[:PORT] (mutual TLS, default port 8883), "
+        "wss://HOST[:PORT]/PATH, or tcp://HOST:PORT for a lab without TLS";
+    return {};
+  }
+  const std::string rest = uri.substr(scheme_end + 3);
+  if (rest.empty() || rest.front() == ':' || rest.front() == '/') {
+    problem = "no host name in '" + uri + "'";
+    return {};
+  }
+  const bool has_port = rest.find(']') != std::string::npos ? rest.find("]:") != std::string::npos
+                                                            : rest.find(':') != std::string::npos;
+  if ((scheme == "ssl" || scheme == "mqtts") && !has_port) uri += ":8883";
+  if (scheme == "mqtts") uri = "ssl" + uri.substr(5);
+  return uri;
 }
 
 }  // namespace jambox::control

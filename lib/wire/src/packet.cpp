@@ -173,6 +173,8 @@ std::string_view reject_name(Reject reason) noexcept {
       return "room_full";
     case Reject::bad_direction:
       return "bad_direction";
+    case Reject::ticket_expired:
+      return "ticket_expired";
     case Reject::count_:
       break;
   }

@@ -19,7 +19,10 @@ constexpr std::size_t kRoom = 29;
 constexpr std::size_t kFrames = kRoom + kMaxRoomName;  // 61
 constexpr std::size_t kFormat = 63;
 constexpr std::size_t kChannels = 64;
-constexpr std::size_t kPadding = 65;
+constexpr std::size_t kTicketFlag = 65;  // 1: the ticket fields below are set, else all zero
+constexpr std::size_t kTicketNonce = 66;
+constexpr std::size_t kTicketExpires = 82;
+constexpr std::size_t kPadding = 90;
 static_assert(kFrames == 61 && kPadding < kJoinPayload);
 }  // namespace join_body
 
@@ -49,6 +52,7 @@ static_assert(kHeaderSize + kJoinPayload > kHeaderSize + kNoticePayload);
 
 constexpr std::string_view kJoinSalt = "jambox/1 join";
 constexpr std::string_view kSessionInfo = "jambox/1 session";
+constexpr std::string_view kTicketInfo = "jambox/1 ticket";
 
 // Rounds trips beyond this are a confused or hostile peer, not a network path.
 constexpr std::uint64_t kMaxPlausibleRttUs = 10'000'000;
@@ -123,6 +127,28 @@ crypto::Key derive_join_key(std::string_view room, std::string_view secret) {
   return key;
 }
 
+std::string derive_ticket_secret(std::string_view room, std::string_view room_secret,
+                                 const Ticket& ticket) {
+  if (!valid_room_name(room))
+    throw std::invalid_argument("derive_ticket_secret: invalid room name");
+  std::array<std::uint8_t, kTicketInfo.size() + kMaxRoomName + 8> info{};
+  std::size_t n = 0;
+  for (const char c : kTicketInfo) info[n++] = static_cast<std::uint8_t>(c);
+  for (const char c : room) info[n++] = static_cast<std::uint8_t>(c);
+  detail::store_be64(info.data() + n, ticket.expires_s);
+  n += 8;
+  std::array<std::uint8_t, kTicketSecretLength / 2> okm{};
+  crypto::hkdf_sha256(crypto::bytes_of(room_secret), ticket.nonce, std::span(info).first(n), okm);
+  static constexpr std::string_view kHex = "0123456789abcdef";
+  std::string secret;
+  secret.reserve(kTicketSecretLength);
+  for (const std::uint8_t b : okm) {
+    secret.push_back(kHex[b >> 4U]);
+    secret.push_back(kHex[b & 0xFU]);
+  }
+  return secret;
+}
+
 SessionKeys derive_session_keys(std::string_view room, std::string_view secret,
                                 const Nonce16& client_nonce, const Nonce16& server_nonce,
                                 std::uint32_t session_id) {
@@ -168,6 +194,15 @@ Reject parse_join(const PacketView& packet, JoinBody& out) noexcept {
     return Reject::bad_format;
   }
   if (!all_zero(p.subspan(join_body::kPadding))) return Reject::bad_format;
+  if (p[join_body::kTicketFlag] == 1) {
+    copy_out(p, join_body::kTicketNonce, body.ticket.nonce);
+    body.ticket.expires_s = detail::load_be64(p.data() + join_body::kTicketExpires);
+    if (body.ticket.expires_s == 0) return Reject::bad_format;
+  } else if (p[join_body::kTicketFlag] != 0 ||
+             !all_zero(p.subspan(join_body::kTicketNonce,
+                                 join_body::kPadding - join_body::kTicketNonce))) {
+    return Reject::bad_format;
+  }
   copy_out(p, join_body::kAeadNonce, body.aead_nonce);
   copy_out(p, join_body::kClientNonce, body.client_nonce);
   out = body;
@@ -225,6 +260,11 @@ std::size_t make_join(const JoinBody& body, crypto::Aead& join_key, std::span<st
   detail::store_be16(p + join_body::kFrames, body.shape.frames);
   p[join_body::kFormat] = static_cast<std::uint8_t>(body.shape.format);
   p[join_body::kChannels] = body.shape.channels;
+  if (body.ticket.expires_s != 0) {
+    p[join_body::kTicketFlag] = 1;
+    copy_in(body.ticket.nonce, p + join_body::kTicketNonce);
+    detail::store_be64(p + join_body::kTicketExpires, body.ticket.expires_s);
+  }
   return seal_in_place(body_header(PacketType::join, kJoinPayload), join_key, out);
 }
 
@@ -321,6 +361,13 @@ ClientSession::ClientSession(std::string_view room, std::string_view secret, Aud
   secret_len_ = secret.size();
 }
 
+ClientSession::ClientSession(std::string_view room, std::string_view ticket_secret,
+                             const Ticket& ticket, AudioShape shape)
+    : ClientSession(room, ticket_secret, shape) {
+  if (ticket.expires_s == 0) throw std::invalid_argument("a ticket needs its expiry");
+  ticket_ = ticket;
+}
+
 void ClientSession::reset() noexcept {
   admitted_ = false;
   joining_ = false;
@@ -342,6 +389,7 @@ std::size_t ClientSession::make_join(std::span<std::uint8_t> out) {
   crypto::random_bytes(body.client_nonce);
   body.room = room_;
   body.shape = shape_;
+  body.ticket = ticket_;
   const std::size_t size = wire::make_join(body, join_key_, out);
   if (size != 0) {
     client_nonce_ = body.client_nonce;

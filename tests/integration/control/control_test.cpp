@@ -82,6 +82,14 @@ bool answers(AdminClient& admin, const std::string& key, std::chrono::seconds wi
   return false;
 }
 
+// Connects `admin` and waits until both test boxes answer.
+void connect_to_boxes(AdminClient& admin) {
+  std::string why;
+  REQUIRE(admin.connect(10s, why));
+  REQUIRE(answers(admin, "box-1"));
+  REQUIRE(answers(admin, "box-2"));
+}
+
 json raw_command(const std::string& id, const std::string& type, json payload = json::object()) {
   return json{{"command_id", id}, {"command_type", type}, {"payload", std::move(payload)}};
 }
@@ -243,10 +251,7 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
   auto box2 = start_box(dir, broker, "box-2");
   {
     AdminClient admin(admin_config(broker));
-    std::string why;
-    REQUIRE(admin.connect(10s, why));
-    REQUIRE(answers(admin, "box-1"));
-    REQUIRE(answers(admin, "box-2"));
+    connect_to_boxes(admin);
     admin.disconnect();
   }
 
@@ -361,4 +366,66 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
       [](const json& s) { return jambox::test::member_count(s, "band") == 1; });
   CHECK(one);
   for (auto* box : {box1.get(), box2.get()}) CHECK(box->running());
+}
+
+TEST_CASE("room admission over MQTT: jambox-broadcast hands boxes tickets, never the secret",
+          "[integration][control]") {
+  TempDir dir("control-admission");
+  MosquittoBroker broker(dir, {"box-1", "box-2"});
+  jambox::test::ServerSpec spec;
+  spec.rooms = {{"band", jambox::test::random_secret(), 0}};
+  spec.extra = "[mqtt]\nenabled = true\nbroker = \"" + broker.uri() + "\"\nca_file = \"" +
+               broker.ca().string() + "\"\ncert_file = \"" +
+               broker.cert("jambox-broadcast").string() + "\"\nkey_file = \"" +
+               broker.key("jambox-broadcast").string() + "\"\npublic_endpoint = \"127.0.0.1\"\n";
+  jambox::test::BroadcastServer server(dir, spec);
+  auto box1 = start_box(dir, broker, "box-1");
+  auto box2 = start_box(dir, broker, "box-2");
+
+  AdminClient admin(admin_config(broker));
+  connect_to_boxes(admin);
+  // join_room without server or secret: the box asks the room servers for a ticket.
+  for (const std::string key : {"box-1", "box-2"}) {
+    const auto ack = admin.command(key, "join_room", json{{"room", "band"}}, 10s);
+    REQUIRE(ack);
+    CHECK((*ack)["status"] == "ok");
+    CHECK((*ack)["result"]["admission"] == "requested");
+  }
+  const auto both = server.wait_for_stats(
+      [](const json& s) { return jambox::test::member_count(s, "band") == 2; });
+  INFO("server: " << server.log());
+  INFO("box-1: " << box1->stderr_text());
+  CHECK(both);
+
+  const auto status_of = [&](const std::string& key, const std::string& state) {
+    json found;
+    const auto deadline = std::chrono::steady_clock::now() + 40s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto st = admin.command(key, "get_status", json::object(), 5s);
+      if (st && (*st)["result"].contains("admission") &&
+          (*st)["result"]["admission"]["state"] == state) {
+        found = (*st)["result"];
+        break;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    return found;
+  };
+  const json admitted = status_of("box-1", "admitted");
+  REQUIRE(admitted.is_object());
+  CHECK(admitted["room"] == "band");
+  CHECK(admitted["link"] == "joined");
+
+  // An unknown room is refused with its error code; until admitted elsewhere a box stays where
+  // it plays.
+  const auto ack = admin.command("box-2", "join_room", json{{"room", "nowhere"}}, 10s);
+  REQUIRE(ack);
+  const json refused = status_of("box-2", "refused");
+  REQUIRE(refused.is_object());
+  CHECK(refused["admission"]["room"] == "nowhere");
+  CHECK(refused["admission"]["error_code"] == "unknown_room");
+  CHECK(refused["room"] == "band");
+  CHECK(refused["link"] == "joined");
+  admin.disconnect();
+  CHECK(server.log().find("admission: ticket for room band to box-1") != std::string::npos);
 }

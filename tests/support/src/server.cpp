@@ -73,6 +73,7 @@ std::string render_config(const ServerSpec& spec, const std::filesystem::path& s
         << "secret = \"" << room.secret << "\"\n";
     if (room.max_members > 0) out << "max_members = " << room.max_members << "\n";
   }
+  if (!spec.extra.empty()) out << "\n" << spec.extra << "\n";
   return out.str();
 }
 

@@ -284,3 +284,42 @@ TEST_CASE("config: overrides and unknown keys through load_config_file", "[broad
     CHECK_THAT(e.what(), Catch::Contains("0..16"));
   }
 }
+
+TEST_CASE("config: [mqtt] room admission is checked like every other key",
+          "[broadcast][config][admission]") {
+  CHECK_FALSE(parse(room("band")).mqtt.enabled);
+  const std::string lab = "[mqtt]\nenabled = true\nbroker = \"tcp://127.0.0.1:1883\"\n";
+  std::vector<std::string> warnings;
+  const ServerConfig cfg =
+      parse(room("band") + lab + "public_endpoint = \"jam.example.org\"\n", &warnings);
+  CHECK(cfg.mqtt.enabled);
+  CHECK(cfg.mqtt.public_endpoint == "jam.example.org");
+  CHECK(cfg.mqtt.identity == "jambox-broadcast");
+  CHECK(cfg.mqtt.ticket_lifetime_s == 60);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("plain TCP") != std::string::npos);
+  for (const char* good : {"192.0.2.10:7930", "[2001:db8::10]:7930", "[2001:db8::10]", "a.b"}) {
+    CAPTURE(good);
+    CHECK(error_of(room("band") + lab + "public_endpoint = \"" + good + "\"\n").empty());
+  }
+
+  const auto fails = [&](const std::string& mqtt, const std::string& key) {
+    const std::string error = error_of(room("band") + "[mqtt]\nenabled = true\n" + mqtt);
+    CAPTURE(mqtt, error);
+    CHECK(error.find("test.conf:") != std::string::npos);
+    CHECK(error.find("mqtt." + key) != std::string::npos);
+  };
+  fails("public_endpoint = \"a.b\"\n", "broker");
+  fails("broker = \"http://x\"\npublic_endpoint = \"a.b\"\n", "broker");
+  fails("broker = \"tcp://127.0.0.1:1883\"\n", "public_endpoint");
+  for (const char* bad : {"", "2001:db8::10", "host:", "host:99999", "[::1]x", ":7930"}) {
+    fails("broker = \"tcp://127.0.0.1:1883\"\npublic_endpoint = \"" + std::string(bad) + "\"\n",
+          "public_endpoint");
+  }
+  fails("broker = \"tcp://h:1\"\npublic_endpoint = \"a.b\"\nticket_lifetime_s = 5\n",
+        "ticket_lifetime_s");
+  fails("broker = \"tcp://h:1\"\npublic_endpoint = \"a.b\"\nprefix = \"a/b\"\n", "prefix");
+  // With TLS the service's identity is checked at once: here the CA does not exist.
+  fails("broker = \"ssl://h\"\npublic_endpoint = \"a.b\"\ncert_file = \"/nonexistent.crt\"\n",
+        "ca_file");
+}

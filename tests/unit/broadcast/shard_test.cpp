@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -65,6 +66,10 @@ class Box {
  public:
   Box(const char* room, const char* secret, std::uint16_t port)
       : session(room, secret, wire::AudioShape{}), addr(address(port)) {}
+  // A box admitted by ticket: it knows the ticket and its secret, never the room's secret.
+  Box(const char* room, const std::string& ticket_secret, const wire::Ticket& ticket,
+      std::uint16_t port)
+      : session(room, ticket_secret, ticket, wire::AudioShape{}), addr(address(port)) {}
 
   std::vector<std::uint8_t> join() { return copy(session.make_join(buffer_)); }
   std::vector<std::uint8_t> audio(std::uint64_t now, float level = 0.25f) {
@@ -798,4 +803,87 @@ TEST_CASE("shard: audio is echoed only to a sender that would otherwise hear not
   // Keepalives are always echoed.
   CHECK(types(a, a.keepalive(f.now)) == Sent{{a.addr, wire::PacketType::echo}});
   CHECK(f.shard.counters().echoes == 3 + 1 + 1 + 2);  // lone, fallback, keepalive, 2 admissions
+}
+
+namespace {
+wire::Ticket ticket_expiring_in(std::int64_t seconds) {
+  wire::Ticket t;
+  t.nonce.fill(0x5a);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  t.expires_s = static_cast<std::uint64_t>(now + seconds);
+  return t;
+}
+}  // namespace
+
+TEST_CASE("shard: a ticket admits a box that does not know the room's secret",
+          "[broadcast][shard][ticket]") {
+  Fixture f;
+  const wire::Ticket ticket = ticket_expiring_in(60);
+  Box a("main", wire::derive_ticket_secret("main", kSecret, ticket), ticket, 40100);
+  Box b("main", kSecret, 40101);
+  f.admit(a);
+  f.admit(b);
+  CHECK(f.shard.member_count() == 2);
+
+  // Audio flows both ways: the ticket box's session keys derive from the ticket's secret.
+  f.now += 100;
+  f.feed(a, a.audio(f.now));
+  auto answers = f.out.take();
+  REQUIRE(!answers.empty());
+  bool b_heard_a = false;
+  for (const auto& d : answers) {
+    if (d.to == b.addr) b_heard_a = b.receive(d.bytes, f.now) == Event::audio;
+  }
+  CHECK(b_heard_a);
+  f.feed(b, b.audio(f.now));
+  bool a_heard_b = false;
+  for (const auto& d : f.out.take()) {
+    if (d.to == a.addr) a_heard_b = a.receive(d.bytes, f.now) == Event::audio;
+  }
+  CHECK(a_heard_b);
+}
+
+TEST_CASE("shard: expired, forged and other rooms' tickets are refused without an answer",
+          "[broadcast][shard][ticket]") {
+  Fixture f;
+  SECTION("expired") {
+    const wire::Ticket ticket = ticket_expiring_in(-1);
+    Box a("main", wire::derive_ticket_secret("main", kSecret, ticket), ticket, 40110);
+    f.feed(a, a.join());
+    CHECK(f.out.take().empty());
+    CHECK(f.rejected(wire::Reject::ticket_expired) == 1);
+  }
+  SECTION("a secret that is not the ticket's (forged expiry)") {
+    wire::Ticket ticket = ticket_expiring_in(60);
+    const std::string secret = wire::derive_ticket_secret("main", kSecret, ticket);
+    ticket.expires_s += 3600;  // stretching the expiry changes the ticket's secret
+    Box a("main", secret, ticket, 40111);
+    f.feed(a, a.join());
+    CHECK(f.out.take().empty());
+    CHECK(f.rejected(wire::Reject::bad_tag) == 1);
+  }
+  SECTION("issued for another room") {
+    const wire::Ticket ticket = ticket_expiring_in(60);
+    Box a("main", wire::derive_ticket_secret("other", kOtherSecret, ticket), ticket, 40112);
+    f.feed(a, a.join());
+    CHECK(f.out.take().empty());
+    CHECK(f.rejected(wire::Reject::bad_tag) == 1);
+  }
+  CHECK(f.shard.pending_count() == 0);
+}
+
+TEST_CASE("shard: a full room tells a ticket box so, under the ticket's key",
+          "[broadcast][shard][ticket]") {
+  Fixture f(1);
+  Box a("main", kSecret, 40120);
+  f.admit(a);
+  const wire::Ticket ticket = ticket_expiring_in(60);
+  Box b("main", wire::derive_ticket_secret("main", kSecret, ticket), ticket, 40121);
+  f.feed(b, b.join());
+  const auto answers = f.out.take();
+  REQUIRE(answers.size() == 1);
+  REQUIRE(b.receive(answers[0].bytes, f.now) == Event::notice);
+  CHECK(b.session.last_notice() == wire::NoticeCode::room_full);
 }

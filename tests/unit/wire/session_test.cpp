@@ -176,6 +176,27 @@ TEST_CASE("key derivation", "[wire][session]") {
   CHECK(wire::derive_session_keys(kRoom, "correct horse battery stapl", c, s, 7).up != k.up);
 }
 
+TEST_CASE("ticket secrets derive from the room's secret, room, nonce and expiry",
+          "[wire][session]") {
+  wire::Ticket t;
+  t.nonce.fill(7);
+  t.expires_s = 1'800'000'000;
+  const std::string secret = wire::derive_ticket_secret(kRoom, kSecret, t);
+  CHECK(secret.size() == wire::kTicketSecretLength);
+  CHECK(secret.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(secret == wire::derive_ticket_secret(kRoom, kSecret, t));
+  CHECK(secret != wire::derive_ticket_secret("other", kSecret, t));
+  CHECK(secret != wire::derive_ticket_secret(kRoom, "correct horse battery stapler", t));
+  wire::Ticket later = t;
+  later.expires_s += 1;
+  CHECK(secret != wire::derive_ticket_secret(kRoom, kSecret, later));
+  wire::Ticket other_nonce = t;
+  other_nonce.nonce[15] = 8;
+  CHECK(secret != wire::derive_ticket_secret(kRoom, kSecret, other_nonce));
+  CHECK_THROWS_AS(wire::derive_ticket_secret("bad room", kSecret, t), std::invalid_argument);
+  CHECK_THROWS_AS(wire::ClientSession(kRoom, secret, wire::Ticket{}, {}), std::invalid_argument);
+}
+
 TEST_CASE("handshake bodies round-trip", "[wire][session]") {
   crypto::Aead key(wire::derive_join_key(kRoom, kSecret));
   Buffer buf{};
@@ -222,9 +243,28 @@ TEST_CASE("handshake bodies round-trip", "[wire][session]") {
     CHECK(reparse(63, 9) == Reject::bad_format);         // unknown format
     CHECK(reparse(63, 0) == Reject::bad_format);         // no format
     CHECK(reparse(64, 1) == Reject::bad_format);         // mono
-    CHECK(reparse(65, 1) == Reject::bad_format);         // first padding byte
+    CHECK(reparse(65, 1) == Reject::bad_format);         // ticket flag, but no expiry
+    CHECK(reparse(65, 2) == Reject::bad_format);         // unknown ticket flag
+    CHECK(reparse(70, 1) == Reject::bad_format);         // ticket nonce without the flag
+    CHECK(reparse(90, 1) == Reject::bad_format);         // first padding byte
     CHECK(reparse(95, 1) == Reject::bad_format);         // last padding byte
     CHECK(reparse(63, 1) == Reject::none);               // s16 instead of s24: still a valid shape
+  }
+  SECTION("join with a ticket") {
+    wire::JoinBody body;
+    crypto::random_bytes(body.aead_nonce);
+    crypto::random_bytes(body.client_nonce);
+    REQUIRE(body.room.assign(kRoom));
+    crypto::random_bytes(body.ticket.nonce);
+    body.ticket.expires_s = 1'800'000'000;
+    const std::size_t n = wire::make_join(body, key, buf);
+    REQUIRE(n == wire::kHeaderSize + wire::kJoinPayload + wire::kTagSize);
+    REQUIRE(wire::decode(first(buf, n), view) == Reject::none);
+    CHECK(wire::verify(view, key));
+    wire::JoinBody out;
+    REQUIRE(wire::parse_join(view, out) == Reject::none);
+    CHECK(out.ticket == body.ticket);
+    CHECK(out.room == body.room);
   }
   SECTION("welcome") {
     wire::WelcomeBody body;

@@ -6,6 +6,7 @@
 #include <jambox/control/identity.hpp>
 #include <jambox/jack/client.hpp>
 #include <jambox/log/log.hpp>
+#include <jambox/wire/session.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -31,7 +32,8 @@ struct MixConfig {
 struct RoomConfig {
   std::string server;  // "host:port"
   std::string name;
-  std::string secret;  // from `secret` or the file named by `secret_file`
+  std::string secret;   // from `secret` or the file named by `secret_file`; or a ticket's secret
+  wire::Ticket ticket;  // admitted by ticket (managed mode) when expires_s != 0
   friend bool operator==(const RoomConfig&, const RoomConfig&) = default;
 };
 

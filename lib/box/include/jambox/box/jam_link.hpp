@@ -29,6 +29,7 @@ struct JamLinkConfig {
   std::string server;  // "host:port", "1.2.3.4:7930" or "[::1]:7930"
   std::string room;
   std::string secret;
+  wire::Ticket ticket;     // joining with a ticket's secret when expires_s != 0
   wire::AudioShape shape;  // must match what the engine encodes
   std::chrono::milliseconds join_retry{250};
   // A JOIN unanswered this long gets a log line (repeated at this interval).

@@ -2,6 +2,7 @@
 // jambox-broadcast configuration (docs/broadcast-server.md): reading, validation, defaults.
 
 #include <jambox/config/config.hpp>
+#include <jambox/control/identity.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/net/endpoint.hpp>
 
@@ -27,6 +28,21 @@ struct RoomConfig {
   std::string origin;             // "file:line" of the room's table, for log messages
 };
 
+// [mqtt]: managed rooms. jambox-broadcast keeps an mTLS MQTT 5 session under its own service
+// identity and answers boxes' join_room requests with a ticket for the room
+// (docs/control-plane.md, "Room admission").
+struct AdmissionConfig {
+  bool enabled = false;
+  std::string broker;                         // normalised: ssl://host:8883, wss://..., tcp://...
+  std::string identity = "jambox-broadcast";  // client id, user name, certificate CN
+  std::string prefix = "jambox";
+  control::TlsFiles tls{"/etc/jambox/pki/ca.crt", "/etc/jambox/pki/jambox-broadcast.crt",
+                        "/etc/jambox/pki/jambox-broadcast.key"};
+  std::string
+      public_endpoint;  // "host[:port]" the boxes send their audio to (no port: the bound one)
+  std::uint32_t ticket_lifetime_s = 60;
+};
+
 struct ServerConfig {
   std::string source;  // the configuration file (or the name given to config::Document::parse)
 
@@ -49,6 +65,8 @@ struct ServerConfig {
 
   // [logging]
   log::Level log_level = log::Level::info;
+
+  AdmissionConfig mqtt;
 
   // [[room]], in file order
   std::vector<RoomConfig> rooms;

@@ -40,6 +40,14 @@ struct Identity {
 [[nodiscard]] Identity check_identity(const TlsFiles& files, const std::string& expected_cn,
                                       std::chrono::system_clock::time_point now);
 
+// The configuration key (ca_file, cert_file or key_file) naming the file an IdentityError is about.
+[[nodiscard]] const char* identity_file_key(const IdentityError& error) noexcept;
+
+// A broker URI as Paho takes it: ssl:// and mqtts:// without a port get 8883 (mqtts:// becomes
+// ssl://), wss:// and tcp:// are kept. Returns an empty string and sets `problem` when the URI is
+// none of ssl://HOST[:PORT], mqtts://, wss://HOST[:PORT]/PATH or tcp://HOST:PORT.
+[[nodiscard]] std::string normalize_broker_uri(std::string uri, std::string& problem);
+
 // The earliest time this build accepts as a real clock reading.
 [[nodiscard]] std::chrono::system_clock::time_point earliest_plausible_time();
 

@@ -80,6 +80,7 @@ enum class Reject : std::uint8_t {
   stale,            // sequence older than the replay window
   room_full,        // join refused, room at its member limit
   bad_direction,    // a server->box type sent to the server, or the reverse
+  ticket_expired,   // join with a ticket past its expiry
   count_
 };
 inline constexpr std::size_t kRejectCount = static_cast<std::size_t>(Reject::count_);

@@ -22,6 +22,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace jambox::wire {
@@ -59,11 +60,31 @@ struct AudioShape {
   friend bool operator==(const AudioShape&, const AudioShape&) = default;
 };
 
+// Managed mode admits a box by ticket instead of the room's secret: jambox-broadcast, asked over
+// MQTT (docs/control-plane.md), issues a ticket for one room, a random nonce and an expiry in Unix
+// seconds, together with the ticket's secret
+//
+//   ticket_secret = hex(HKDF-SHA256(ikm = room secret, salt = nonce,
+//                                   info = "jambox/1 ticket" || room || expiry (BE u64)))
+//
+// The box joins exactly as in standalone mode with ticket_secret in place of the room's secret
+// and carries nonce and expiry in its JOIN, so any server holding the room's secret recomputes
+// the ticket's secret: nothing is stored per ticket and several servers can serve one room. The
+// box never learns the room's secret; a ticket admits until it expires, and its sessions' keys
+// are as fresh as ever (server and client nonces).
+inline constexpr std::size_t kTicketSecretLength = 64;  // hex of 32 bytes
+struct Ticket {
+  Nonce16 nonce{};
+  std::uint64_t expires_s = 0;  // Unix seconds; 0: no ticket (the room's secret)
+  friend bool operator==(const Ticket&, const Ticket&) = default;
+};
+
 struct JoinBody {
   crypto::Nonce aead_nonce{};  // random, also the packet's AEAD nonce
   Nonce16 client_nonce{};
   RoomName room;
   AudioShape shape;  // what the box will send
+  Ticket ticket;     // expires_s != 0: joining with this ticket's secret
 };
 
 struct WelcomeBody {
@@ -95,6 +116,10 @@ struct SessionKeys {
 };
 
 [[nodiscard]] crypto::Key derive_join_key(std::string_view room, std::string_view secret);
+// The ticket's secret (kTicketSecretLength hex characters). Throws std::invalid_argument on an
+// invalid room name.
+[[nodiscard]] std::string derive_ticket_secret(std::string_view room, std::string_view room_secret,
+                                               const Ticket& ticket);
 [[nodiscard]] SessionKeys derive_session_keys(std::string_view room, std::string_view secret,
                                               const Nonce16& client_nonce,
                                               const Nonce16& server_nonce,
@@ -156,6 +181,9 @@ class ReplayWindow {
 class ClientSession {
  public:
   ClientSession(std::string_view room, std::string_view secret, AudioShape shape);
+  // Joins with a ticket: `ticket_secret` is the secret the server issued with `ticket`.
+  ClientSession(std::string_view room, std::string_view ticket_secret, const Ticket& ticket,
+                AudioShape shape);
 
   // A fresh JOIN (new client nonce each call). Returns the datagram size.
   std::size_t make_join(std::span<std::uint8_t> out);
@@ -210,6 +238,7 @@ class ClientSession {
   [[nodiscard]] std::string_view secret() const noexcept { return {secret_.data(), secret_len_}; }
 
   RoomName room_;
+  Ticket ticket_;
   std::array<char, 256> secret_{};
   std::size_t secret_len_ = 0;
   AudioShape shape_;

@@ -37,6 +37,7 @@ struct ServerSpec {
   int stats_interval_ms = 100;  // the fastest the server allows, so tests wait little
   std::string log_level = "debug";
   std::vector<RoomSpec> rooms;
+  std::string extra;  // appended to the configuration as it is (e.g. an [mqtt] table)
 };
 
 // TOML text for `spec`, with stats.file = `stats_file`.

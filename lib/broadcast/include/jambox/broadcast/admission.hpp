@@ -1,0 +1,67 @@
+#pragma once
+// Room admission over MQTT (managed mode, docs/control-plane.md "Room admission").
+//
+// jambox-broadcast keeps an mTLS MQTT 5 session under its service identity and takes the boxes'
+// requests through the shared subscription $share/jambox-broadcast/{prefix}/player/+/request/+,
+// so several servers split them. A join_room request is answered on the asking box's own
+// response topic (never on a topic the request names) with a ticket for the room (wire::Ticket:
+// nonce, expiry, and the ticket's secret), the UDP endpoint to send audio to and the room's size;
+// unknown or full rooms and malformed requests get error codes. The box never learns the room's
+// secret, and nothing is stored per ticket.
+
+#include <jambox/broadcast/config.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace jambox::broadcast {
+
+// What the server knows of a room at the moment a request arrives.
+struct RoomAvailability {
+  bool exists = false;
+  std::string secret;
+  std::uint32_t members = 0;
+  std::uint32_t max_members = 0;
+};
+using RoomLookup = std::function<RoomAvailability(std::string_view room)>;
+
+inline constexpr std::size_t kMaxRequestBytes = 16 * 1024;
+
+// The response to one request `payload` from the box `player_key` (the key in the request's
+// topic, which the broker's ACL ties to the box's certificate). Pure: no broker, no clock.
+[[nodiscard]] nlohmann::json answer_request(std::string_view player_key, std::string_view payload,
+                                            const RoomLookup& lookup, const AdmissionConfig& config,
+                                            std::uint64_t now_s);
+
+struct AdmissionCounters {
+  std::uint64_t requests = 0;
+  std::uint64_t admitted = 0;  // tickets issued
+  std::uint64_t refused = 0;   // answered with an error
+  std::uint64_t ignored = 0;   // not on a request topic of ours: nothing to answer to
+};
+
+class Admission {
+ public:
+  // `lookup` runs on `io`'s thread.
+  Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLookup lookup);
+  ~Admission();
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+
+  void start();
+  void stop();  // on the loop's thread, at shutdown
+  [[nodiscard]] const AdmissionCounters& counters() const noexcept;
+  [[nodiscard]] std::string state() const;  // disconnected, connecting, connected, reconnecting
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jambox::broadcast
