@@ -45,12 +45,7 @@ pki=$tmp/pki
 "$repo/packaging/make-pki.sh" "$pki" --player bench-box >/dev/null
 port=$(free_port)
 # The shipped broker configuration with this run's paths, port and no persistence.
-sed -e "s|^listener 8883.*|listener $port 127.0.0.1|" -e "s|/etc/jambox/pki/|$pki/|g" \
-  -e "s|^acl_file .*|acl_file $repo/config/mosquitto/jambox.acl|" \
-  -e 's|^persistence true|persistence false|' -e '/^persistence_location/d' \
-  -e '/^autosave_interval/d' "$repo/config/mosquitto/jambox-mosquitto.conf" >"$tmp/mosquitto.conf"
-# Run as root the broker would switch to the mosquitto user, who cannot read this private PKI.
-[[ $(id -u) == 0 ]] && sed -i '1i user root' "$tmp/mosquitto.conf"
+"$repo/tests/support/mosquitto-conf.sh" "$pki" "$port" >"$tmp/mosquitto.conf"
 grep -q "^set_tcp_nodelay" "$tmp/mosquitto.conf" || sed -i "1i set_tcp_nodelay true" "$tmp/mosquitto.conf"
 start_broker() {
   mosquitto -c "$tmp/mosquitto.conf" >>"$tmp/mosquitto.log" 2>&1 &

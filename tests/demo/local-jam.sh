@@ -49,12 +49,7 @@ say "PKI: a CA, the broker, jamboxctl, jambox-broadcast, box-a and box-b"
 "$repo/packaging/make-pki.sh" "$work/pki" --player box-a --player box-b | sed 's/^/   /'
 
 mqtt_port=$(free_port)
-sed -e "s|^listener 8883.*|listener $mqtt_port 127.0.0.1|" -e "s|/etc/jambox/pki/|$work/pki/|g" \
-  -e "s|^acl_file .*|acl_file $repo/config/mosquitto/jambox.acl|" \
-  -e 's|^persistence true|persistence false|' -e '/^persistence_location/d' \
-  -e '/^autosave_interval/d' "$repo/config/mosquitto/jambox-mosquitto.conf" >"$work/mosquitto.conf"
-# As root, mosquitto would switch to its own user, which cannot read this private PKI.
-[[ $(id -u) == 0 ]] && sed -i '1i user root' "$work/mosquitto.conf"
+"$repo/tests/support/mosquitto-conf.sh" "$work/pki" "$mqtt_port" >"$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
 say "broker: mosquitto on 127.0.0.1:$mqtt_port (mutual TLS, ACL per box)"

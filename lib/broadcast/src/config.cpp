@@ -175,7 +175,8 @@ void read_admission(const config::Section& mqtt, AdmissionConfig& a,
               "expected HOST or HOST:PORT as the boxes reach this server (\"jam.example.org\", "
               "\"192.0.2.10:7930\", \"[2001:db8::10]:7930\"); without a port, the bound one");
   }
-  a.ticket_lifetime_s = get_u32(mqtt, "ticket_lifetime_s", 60, 10, 3600);
+  a.ticket_lifetime_s = get_u32(mqtt, "ticket_lifetime_s", 60, 10,
+                                static_cast<std::int64_t>(wire::kMaxTicketLifetimeS));
   if (a.broker.starts_with("tcp://")) {
     if (warnings != nullptr) {
       warnings->push_back("mqtt.broker " + a.broker +

@@ -474,8 +474,13 @@ struct RoomShard::Impl {
     if (request.body.ticket.expires_s != 0) {
       // Admission by ticket (managed mode): its secret derives from the room's, so any server
       // of the room checks it without having seen it issued.
-      if (unix_seconds() > request.body.ticket.expires_s) {
+      const std::uint64_t now_s = unix_seconds();
+      if (now_s > request.body.ticket.expires_s) {
         reject(wire::Reject::ticket_expired);
+        return;
+      }
+      if (request.body.ticket.expires_s > now_s + wire::kMaxTicketLifetimeS + 60) {
+        reject(wire::Reject::bad_tag);  // no server issues such a ticket: forged
         return;
       }
       const std::string ticket_secret =

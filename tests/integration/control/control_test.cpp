@@ -357,6 +357,60 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
   CHECK(relearned["host"] == "box-1");
   CHECK(relearned["tempo_bpm"] == 96);
 
+  // Broken room messages from a member (box-2's identity, on topics the ACL grants it) are
+  // ignored and counted; nothing falls over, the room's transport stays the host's.
+  const auto mosquitto_pub = jambox::test::find_installed_program("mosquitto_pub");
+  REQUIRE(mosquitto_pub);
+  int published = 0;
+  const auto publish_as_box2 = [&](const std::string& topic, const std::string& payload) {
+    jambox::test::ProcessOptions options;
+    options.program = *mosquitto_pub;
+    options.args = broker.client_args("box-2");
+    options.args.insert(options.args.end(),
+                        {"-V", "mqttv5", "-q", "1", "-t", topic, "-m", payload});
+    options.output_dir = dir.path();
+    options.name = "pub-" + std::to_string(++published);
+    Process p(std::move(options));
+    return finish(p);
+  };
+  const std::string transport_topic = "jambox/room/band/transport/box-2";
+  for (const std::string payload :
+       {"{not json", "[]",
+        R"({"event":"update","host":"box-2","tempo_bpm":"fast","metronome":true})",
+        R"({"event":"update","host":"box-1","tempo_bpm":100,"metronome":true})",
+        R"({"event":"update","host":"box-2","tempo_bpm":1000,"metronome":true})"}) {
+    CHECK(publish_as_box2(transport_topic, payload) == 0);
+  }
+  CHECK(publish_as_box2("jambox/room/band/presence/box-2", "{\"event\":") == 0);
+  {
+    AdminClient admin(admin_config(broker));
+    connect_to_boxes(admin);
+    json st;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto reply = admin.command("box-1", "get_status", json::object(), 5s);
+      if (reply && (*reply)["result"]["transport_rejected"].get<int>() >= 5) {
+        st = (*reply)["result"];
+        break;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    REQUIRE(st.is_object());
+    CHECK(st["transport"]["host"] == "box-1");
+    CHECK(st["transport"]["tempo_bpm"] == 96);
+    CHECK(st["peers"] == json::array({"box-2"}));
+    // Bad set_transport payloads are refused naming the field; the transport is unchanged.
+    const auto bad_tempo = admin.command("box-1", "set_transport", json{{"tempo_bpm", 1000}}, 10s);
+    REQUIRE(bad_tempo);
+    CHECK((*bad_tempo)["error_code"] == "invalid_request");
+    CHECK((*bad_tempo)["field"] == "tempo_bpm");
+    const auto bad_queue = admin.command("box-1", "set_transport", json{{"queue", "x"}}, 10s);
+    REQUIRE(bad_queue);
+    CHECK((*bad_queue)["error_code"] == "invalid_request");
+    CHECK((*bad_queue)["field"] == "queue");
+    admin.disconnect();
+  }
+
   // A refused command makes jamboxctl exit 1; leaving takes the box out of the room.
   auto refused = jamboxctl({"send", "box-1", "set_master", "--gain_db", "99"}, "refused");
   CHECK(finish(*refused) == 1);

@@ -864,6 +864,13 @@ TEST_CASE("shard: expired, forged and other rooms' tickets are refused without a
     CHECK(f.out.take().empty());
     CHECK(f.rejected(wire::Reject::bad_tag) == 1);
   }
+  SECTION("an expiry no server issues (beyond the longest ticket lifetime)") {
+    const wire::Ticket ticket = ticket_expiring_in(10 * 3600);
+    Box a("main", wire::derive_ticket_secret("main", kSecret, ticket), ticket, 40113);
+    f.feed(a, a.join());
+    CHECK(f.out.take().empty());
+    CHECK(f.rejected(wire::Reject::bad_tag) == 1);
+  }
   SECTION("issued for another room") {
     const wire::Ticket ticket = ticket_expiring_in(60);
     Box a("main", wire::derive_ticket_secret("other", kOtherSecret, ticket), ticket, 40112);

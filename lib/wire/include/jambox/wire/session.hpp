@@ -73,6 +73,9 @@ struct AudioShape {
 // box never learns the room's secret; a ticket admits until it expires, and its sessions' keys
 // are as fresh as ever (server and client nonces).
 inline constexpr std::size_t kTicketSecretLength = 64;  // hex of 32 bytes
+// The longest a ticket may admit; a JOIN whose ticket expires later than this from now is forged
+// (refused before any key derivation, so a flood of them costs little).
+inline constexpr std::uint64_t kMaxTicketLifetimeS = 3600;
 struct Ticket {
   Nonce16 nonce{};
   std::uint64_t expires_s = 0;  // Unix seconds; 0: no ticket (the room's secret)
