@@ -1,5 +1,6 @@
 #include "control_link.hpp"
 
+#include <jambox/box/admission_reply.hpp>
 #include <jambox/control/admin.hpp>
 #include <jambox/control/commands.hpp>
 #include <jambox/control/topics.hpp>
@@ -561,53 +562,17 @@ struct ControlLink::Impl {
     status_changed();
   }
 
-  static bool hex_of_length(const json& value, std::size_t length) {
-    if (!value.is_string()) return false;
-    const auto& text = value.get_ref<const std::string&>();
-    return text.size() == length && text.find_first_not_of("0123456789abcdef") == std::string::npos;
-  }
-
   void on_response(const std::string& id, const std::string& payload) {
     if (id.empty() || id != admission.request_id) {
       log::debug("MQTT response {} matches no request in flight; ignored", id);
       return;
     }
-    const json r = json::parse(payload, nullptr, false);
-    if (r.is_discarded() || !r.is_object() || !r.contains("success")) {
-      admission_failed("invalid_response", "the room server's answer is not a response", true);
+    auto reply = read_admission_reply(payload, admission.room);
+    if (auto* refusal = std::get_if<AdmissionRefusal>(&reply)) {
+      admission_failed(std::move(refusal->error_code), std::move(refusal->error), refusal->retry);
       return;
     }
-    if (r["success"] != true) {
-      const std::string code = r.value("error_code", json("unknown")).is_string()
-                                   ? r["error_code"].get<std::string>()
-                                   : "unknown";
-      const std::string error =
-          r.value("error", json("")).is_string() ? r["error"].get<std::string>() : "";
-      admission_failed(code, error, code == "room_full");
-      return;
-    }
-    const json& t = r.value("ticket", json());
-    if (!r.value("server", json()).is_string() ||
-        r["server"].get_ref<const std::string&>().empty() ||
-        r["server"].get_ref<const std::string&>().size() > 255 ||
-        r.value("room", json()) != admission.room ||
-        !hex_of_length(r.value("ticket_secret", json()), wire::kTicketSecretLength) ||
-        !t.is_object() || !hex_of_length(t.value("nonce", json()), 32) ||
-        !t.value("expires", json()).is_number_unsigned() ||
-        t["expires"].get<std::uint64_t>() == 0) {
-      admission_failed("invalid_response", "the room server's ticket is malformed", true);
-      return;
-    }
-    RoomConfig target;
-    target.server = r["server"];
-    target.name = admission.room;
-    target.secret = r["ticket_secret"];
-    const auto& nonce = t["nonce"].get_ref<const std::string&>();
-    for (std::size_t i = 0; i < target.ticket.nonce.size(); ++i) {
-      target.ticket.nonce[i] =
-          static_cast<std::uint8_t>(std::stoul(nonce.substr(2 * i, 2), nullptr, 16));
-    }
-    target.ticket.expires_s = t["expires"];
+    const RoomConfig& target = std::get<RoomConfig>(reply);
     admission.request_id.clear();
     admission.state = "admitted";
     log::notice("admission: ticket for room {} on {} (valid until {})", target.name, target.server,

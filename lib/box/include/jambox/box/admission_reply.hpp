@@ -1,0 +1,25 @@
+#pragma once
+// The room server's answer to a box's join_room request (docs/control-plane.md, "Room
+// admission"), read strictly: it comes from the network, so anything malformed is an error and
+// never a half-filled room.
+
+#include <jambox/box/config.hpp>
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace jambox::box {
+
+struct AdmissionRefusal {
+  std::string error_code;  // the server's code, or "invalid_response" for a malformed answer
+  std::string error;
+  bool retry = false;  // worth asking again later (room_full, malformed answers)
+};
+
+// The room to join (server, name, the ticket's secret and the ticket) for a request about
+// `room`, or why there is none.
+[[nodiscard]] std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(
+    std::string_view payload, const std::string& room);
+
+}  // namespace jambox::box

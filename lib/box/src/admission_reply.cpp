@@ -1,0 +1,61 @@
+#include <jambox/box/admission_reply.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+
+namespace jambox::box {
+namespace {
+
+using nlohmann::json;
+
+bool hex_of_length(const json& value, std::size_t length) {
+  if (!value.is_string()) return false;
+  const auto& text = value.get_ref<const std::string&>();
+  return text.size() == length && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+AdmissionRefusal malformed(std::string why) {
+  return {"invalid_response", std::move(why), true};
+}
+
+}  // namespace
+
+std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view payload,
+                                                                const std::string& room) {
+  const json r = json::parse(payload, nullptr, false);
+  if (r.is_discarded() || !r.is_object() || !r.contains("success") || !r["success"].is_boolean()) {
+    return malformed("the room server's answer is not a response");
+  }
+  if (r["success"] != true) {
+    const json code = r.value("error_code", json());
+    const json error = r.value("error", json());
+    AdmissionRefusal refusal{code.is_string() ? code.get<std::string>() : "unknown",
+                             error.is_string() ? error.get<std::string>() : "", false};
+    refusal.retry = refusal.error_code == "room_full";
+    return refusal;
+  }
+  const json server = r.value("server", json());
+  const json ticket = r.value("ticket", json());
+  if (!server.is_string() || server.get_ref<const std::string&>().empty() ||
+      server.get_ref<const std::string&>().size() > 255 || r.value("room", json()) != room ||
+      !hex_of_length(r.value("ticket_secret", json()), wire::kTicketSecretLength) ||
+      !ticket.is_object() || !hex_of_length(ticket.value("nonce", json()), 32) ||
+      !ticket.value("expires", json()).is_number_unsigned() ||
+      ticket["expires"].get<std::uint64_t>() == 0) {
+    return malformed("the room server's ticket is malformed");
+  }
+  RoomConfig target;
+  target.server = server.get<std::string>();
+  target.name = room;
+  target.secret = r["ticket_secret"].get<std::string>();
+  const auto& nonce = ticket["nonce"].get_ref<const std::string&>();
+  for (std::size_t i = 0; i < target.ticket.nonce.size(); ++i) {
+    target.ticket.nonce[i] =
+        static_cast<std::uint8_t>(std::stoul(nonce.substr(2 * i, 2), nullptr, 16));
+  }
+  target.ticket.expires_s = ticket["expires"].get<std::uint64_t>();
+  return target;
+}
+
+}  // namespace jambox::box

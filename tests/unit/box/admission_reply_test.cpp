@@ -1,0 +1,81 @@
+// A box reads the room server's answer to its join_room request strictly.
+#include <jambox/box/admission_reply.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <variant>
+
+using jambox::box::AdmissionRefusal;
+using jambox::box::read_admission_reply;
+using jambox::box::RoomConfig;
+using nlohmann::json;
+
+namespace {
+
+json good() {
+  return {{"request_id", "r"},
+          {"success", true},
+          {"room", "band"},
+          {"server", "127.0.0.1:7930"},
+          {"ticket", {{"nonce", std::string(30, '0') + "ff"}, {"expires", 1800000000}}},
+          {"ticket_secret", std::string(64, 'a')}};
+}
+
+AdmissionRefusal refused(const json& reply, const std::string& room = "band") {
+  auto r = read_admission_reply(reply.dump(), room);
+  REQUIRE(std::holds_alternative<AdmissionRefusal>(r));
+  return std::get<AdmissionRefusal>(r);
+}
+
+}  // namespace
+
+TEST_CASE("admission reply: a ticket becomes the room to join", "[box][admission]") {
+  auto r = read_admission_reply(good().dump(), "band");
+  REQUIRE(std::holds_alternative<RoomConfig>(r));
+  const RoomConfig& room = std::get<RoomConfig>(r);
+  CHECK(room.name == "band");
+  CHECK(room.server == "127.0.0.1:7930");
+  CHECK(room.secret == std::string(64, 'a'));
+  CHECK(room.ticket.expires_s == 1800000000);
+  CHECK(room.ticket.nonce[15] == 0xff);
+  CHECK(room.ticket.nonce[0] == 0);
+}
+
+TEST_CASE("admission reply: refusals keep the server's code; only room_full is retried",
+          "[box][admission]") {
+  const AdmissionRefusal full =
+      refused({{"success", false}, {"error_code", "room_full"}, {"error", "full"}});
+  CHECK(full.error_code == "room_full");
+  CHECK(full.error == "full");
+  CHECK(full.retry);
+  const AdmissionRefusal unknown = refused({{"success", false}, {"error_code", "unknown_room"}});
+  CHECK(unknown.error_code == "unknown_room");
+  CHECK_FALSE(unknown.retry);
+  CHECK(refused({{"success", false}, {"error_code", 7}}).error_code == "unknown");
+}
+
+TEST_CASE("admission reply: malformed answers never make a room", "[box][admission]") {
+  CHECK(std::get<AdmissionRefusal>(read_admission_reply("{not json", "band")).error_code ==
+        "invalid_response");
+  CHECK(refused(json::array()).error_code == "invalid_response");
+  CHECK(refused({{"success", "yes"}}).error_code == "invalid_response");
+  CHECK(refused(good(), "other").error_code == "invalid_response");  // not the room asked for
+  const auto broken = [](const char* key, const json& value) {
+    json r = good();
+    r[key] = value;
+    return refused(r);
+  };
+  for (const json& server : {json(""), json(7), json(std::string(300, 'h'))}) {
+    CHECK(broken("server", server).error_code == "invalid_response");
+  }
+  CHECK(broken("ticket_secret", std::string(63, 'a')).retry);
+  CHECK(broken("ticket_secret", std::string(64, 'G')).error_code == "invalid_response");
+  CHECK(broken("ticket", json{{"nonce", "zz"}, {"expires", 1}}).error_code == "invalid_response");
+  CHECK(broken("ticket", json{{"nonce", std::string(32, '0')}, {"expires", 0}}).error_code ==
+        "invalid_response");
+  CHECK(broken("ticket", json{{"nonce", std::string(32, '0')}, {"expires", -5}}).error_code ==
+        "invalid_response");
+  CHECK(broken("ticket", "x").error_code == "invalid_response");
+}
