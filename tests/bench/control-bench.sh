@@ -60,9 +60,8 @@ start_broker() {
 }
 start_broker
 
-export JACK_NO_AUDIO_RESERVATION=1
-jackd -n "ctlbench-$$" -d dummy -r 48000 -p 64 >"$tmp/jackd.log" 2>&1 &
-pids+=($!)
+source "$repo/tests/support/jackd.sh"
+jambox_start_jackd "ctlbench-$$" 64 "$tmp/jackd.log" || exit 69
 secret=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 cat >"$tmp/broadcast.conf" <<CONF
 [server]

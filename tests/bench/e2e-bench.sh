@@ -108,15 +108,9 @@ tag="e2e$$"
 jack_a=$tag-a
 jack_b=$tag-b
 jack_r=$tag-r
+source "$repo/tests/support/jackd.sh"
 start_jackd() {  # name
-  jackd -n "$1" -d dummy -r 48000 -p "$period" -C 2 -P 2 >"$tmp/jackd-$1.log" 2>&1 &
-  pids+=($!)
-  local i
-  for ((i = 0; i < 150; i++)); do
-    jack_lsp -s "$1" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  die "jackd $1 did not come up: $(tail -n 5 "$tmp/jackd-$1.log")"
+  jambox_start_jackd "$1" "$period" "$tmp/jackd-$1.log" || die "jackd $1 did not start"
 }
 start_jackd "$jack_a"
 start_jackd "$jack_b"

@@ -54,10 +54,9 @@ mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
 say "broker: mosquitto on 127.0.0.1:$mqtt_port (mutual TLS, ACL per box)"
 
-export JACK_NO_AUDIO_RESERVATION=1
+source "$repo/tests/support/jackd.sh"
 for box in a b; do
-  jackd -n "jam-$box-$$" -d dummy -r 48000 -p 64 >"$work/jackd-$box.log" 2>&1 &
-  pids+=($!)
+  jambox_start_jackd "jam-$box-$$" 64 "$work/jackd-$box.log" || exit 1
 done
 say "sound cards: jackd jam-a-$$ and jam-b-$$ (dummy driver, 48 kHz, 64 frames)"
 

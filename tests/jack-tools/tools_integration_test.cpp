@@ -2,6 +2,7 @@
 // real (dummy) JACK server, the player's signal recorded through a direct JACK connection.
 #include <jambox/jacktest/audio_file.hpp>
 #include <jambox/jacktest/jack_server.hpp>
+#include <jambox/jacktest/server_registry.hpp>
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/process.hpp>
 #include <jambox/test/temp_dir.hpp>
@@ -9,10 +10,14 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace jt = jambox::jacktest;
@@ -180,4 +185,39 @@ TEST_CASE("the tools reject bad command lines and missing servers plainly", "[ja
       spawn(dir, "jambox-jack-play", {"-s", absent, "-p", "system:playback_1"}, "no-server");
   CHECK(finish(no_server) == 1);
   CHECK_THAT(no_server.stderr_text(), Catch::Contains("'" + absent + "' is not running"));
+}
+
+namespace {
+
+bool registered(const std::string& name) {
+  const auto servers = jt::read_server_registry();
+  REQUIRE(servers);
+  return std::any_of(servers->begin(), servers->end(),
+                     [&](const jt::RegisteredServer& s) { return s.name == name; });
+}
+
+}  // namespace
+
+TEST_CASE("jambox-jack-reclaim frees the registry slot of a killed jackd", "[jack][integration]") {
+  jambox::test::TempDir dir("jack-tools");
+  jt::prepare_jack_environment();
+  // Named after a process that cannot exist (beyond any pid_max), as if its test had died too.
+  std::random_device random;
+  const std::string name = "jbx-2147483632-reclaim-" + std::to_string(random() % 100000);
+  ProcessOptions options;
+  options.program = "/usr/bin/jackd";
+  options.args = {"-n", name, "-d", "dummy", "-r", "48000", "-p", "64"};
+  options.output_dir = dir.path();
+  options.name = "jackd-killed";
+  Process jackd(options);
+  for (int i = 0; i < 200 && !registered(name); ++i) std::this_thread::sleep_for(25ms);
+  INFO("jackd: " << jackd.stderr_text());
+  REQUIRE(registered(name));
+  jackd.kill();  // SIGKILL: no chance to unregister
+  REQUIRE(registered(name));
+
+  Process reclaim = spawn(dir, "jambox-jack-reclaim", {}, "reclaim");
+  REQUIRE(finish(reclaim) == 0);
+  CHECK(reclaim.stdout_text().find("'" + name + "'") != std::string::npos);
+  CHECK_FALSE(registered(name));
 }

@@ -1,5 +1,6 @@
 #include "jambox/jacktest/jack_server.hpp"
 
+#include "jambox/jacktest/server_registry.hpp"
 #include <jambox/test/temp_dir.hpp>
 
 #include <jack/jack.h>
@@ -53,6 +54,26 @@ void remove_leftovers(const std::string& server) {
 }
 
 }  // namespace
+
+std::vector<std::string> reclaim_stale_servers(const jambox::test::TempDir& dir) {
+  std::vector<std::string> reclaimed;
+  const auto servers = read_server_registry();
+  if (!servers) return reclaimed;
+  for (const RegisteredServer& server : *servers) {
+    if (server.uid != ::getuid() || !is_stale(server)) continue;
+    try {
+      JackServerOptions options;
+      options.name = server.name;
+      options.ready_timeout = std::chrono::seconds(5);
+      JackServer once(dir, options);  // registers (taking the dead server's slot) ...
+      once.stop();                    // ... and unregisters on SIGTERM
+      reclaimed.push_back(server.name);
+    } catch (const std::exception&) {
+      // Someone else started that name meanwhile, or jackd cannot run: leave the slot alone.
+    }
+  }
+  return reclaimed;
+}
 
 void prepare_jack_environment() {
   ::setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
@@ -176,6 +197,21 @@ void JackServer::start() {
     if (!process_->running()) {
       std::string hint;
       if (log().find("Too many servers already active") != std::string::npos) {
+        // Killed servers of earlier runs hold the slots: give them back and try once more
+        // (once: the retry and the reclaiming servers themselves do not reclaim again).
+        static thread_local bool reclaiming = false;
+        if (!reclaiming) {
+          reclaiming = true;
+          struct Reset {
+            ~Reset() { reclaiming = false; }
+          } reset;
+          const jambox::test::TempDir scratch("jack-reclaim");
+          if (!reclaim_stale_servers(scratch).empty()) {
+            process_.reset();
+            start();
+            return;
+          }
+        }
         hint =
             "\n(all 8 server slots of /dev/shm/jack-shm-registry are taken, often by jackd "
             "processes that were killed: start jackd once under each stale name listed by "

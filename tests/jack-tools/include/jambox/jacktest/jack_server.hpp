@@ -6,7 +6,9 @@
 //
 // JACK keeps a machine-wide registry of at most 8 servers (/dev/shm/jack-shm-registry); a jackd
 // killed with SIGKILL keeps its slot until a server of the same name starts again. So a server
-// this class killed (or that died) is started once more and stopped cleanly on destruction.
+// this class killed (or that died) is started once more and stopped cleanly on destruction, and
+// when jackd finds every slot taken, the stale slots of earlier runs are reclaimed and the start
+// is tried once more.
 //
 // What works in the Debian 12 containers used here (jackd2 1.9.21, as root): the dummy driver in
 // the default real-time mode (server priority 10, clients 5); without CAP_SYS_NICE jackd logs
@@ -32,6 +34,11 @@ class TempDir;
 }
 
 namespace jambox::jacktest {
+
+// Gives back the registry slots of servers whose jackd died without unregistering (see
+// server_registry.hpp): starts jackd once under each stale name of this user and stops it with
+// SIGTERM, which frees the slot. Returns the names reclaimed.
+std::vector<std::string> reclaim_stale_servers(const jambox::test::TempDir& dir);
 
 // Sets JACK_NO_AUDIO_RESERVATION=1 and JACK_NO_START_SERVER=1 for this process and its children.
 void prepare_jack_environment();
