@@ -4,10 +4,11 @@
 #   mosquitto     the broker, mutual TLS with a fresh PKI (packaging/make-pki.sh) and the shipped
 #                 configuration and ACL (config/mosquitto/)
 #   jackd x2      two dummy sound cards, 48 kHz / 64 frames, one per box
-#   jambox-broadcast   the room server, room "garage"
+#   jambox-broadcast   the room server, room "garage"; it also answers the boxes' join_room
+#                 requests over MQTT with tickets (the boxes never see the room's secret)
 #   jamboxd x2    box-a and box-b in managed mode, started in no room
 #   jamboxctl     the admin: join_room for both boxes, then live status and meters of box-b while a
-#                 test signal plays into box-a's inputs
+#                 test signal plays into box-a's inputs (encrypted end to end with the room's key)
 #
 # Environment: JAMBOX_BUILD_DIR (default build/release), JAMBOX_DEMO_SECONDS (default 20).
 # Exit 0 when both boxes joined the room and box-b heard box-a.
@@ -71,6 +72,13 @@ log_interval_s = 0
 [[room]]
 name = "garage"
 secret = "$secret"
+[mqtt]
+enabled = true
+broker = "ssl://127.0.0.1:$mqtt_port"
+ca_file = "$work/pki/ca.crt"
+cert_file = "$work/pki/jambox-broadcast.crt"
+key_file = "$work/pki/jambox-broadcast.key"
+public_endpoint = "127.0.0.1"
 CONF
 "$server_bin" --config "$work/jambox-broadcast.conf" 2>"$work/broadcast.log" &
 pids+=($!)
@@ -81,7 +89,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [[ -n $udp_port ]] || { echo "jambox-broadcast did not start: $(tail -n 5 "$work/broadcast.log")" >&2; exit 1; }
-say "room server: jambox-broadcast on 127.0.0.1:$udp_port, room 'garage'"
+say "room server: jambox-broadcast on 127.0.0.1:$udp_port, room 'garage', admission over MQTT"
 
 for box in a b; do
   cat >"$work/box-$box.conf" <<CONF
@@ -109,9 +117,18 @@ ctl=("$ctl_bin" --broker "ssl://127.0.0.1:$mqtt_port" --ca "$work/pki/ca.crt"
   --cert "$work/pki/jamboxctl.crt" --key "$work/pki/jamboxctl.key")
 for box in a b; do
   for _ in $(seq 30); do "${ctl[@]}" --timeout 1 send "box-$box" ping >/dev/null 2>&1 && break; done
-  say "jamboxctl send box-$box join_room --server 127.0.0.1:$udp_port --room garage --secret ..."
-  "${ctl[@]}" send "box-$box" join_room --server "127.0.0.1:$udp_port" --room garage --secret "$secret" |
-    sed 's/^/   /'
+  say "jamboxctl send box-$box join_room --room garage   (the box asks the room server for a ticket)"
+  "${ctl[@]}" send "box-$box" join_room --room garage | sed 's/^/   /'
+done
+for box in a b; do
+  for _ in $(seq 100); do
+    "${ctl[@]}" --json status "box-$box" 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["result"]
+sys.exit(0 if s.get("admission", {}).get("state") == "admitted" and s["link"] == "joined" else 1)' &&
+      break
+    sleep 0.1
+  done
 done
 
 say "box-a plays a test signal; box-b as jamboxctl watch shows it (${seconds}s)"
@@ -129,10 +146,13 @@ s = ack["result"]
 print(f"   room {s['room']} via {s['server']}: link {s['link']}, {s['members']} members, "
       f"RTT {s['rtt_ms']:.2f} ms, JACK {s['jack']['state']} {s['jack']['period']}/{s['jack']['sample_rate']}, "
       f"MQTT {s['connection_state']}")
+print(f"   admitted by ticket: {s.get('admission', {}).get('state')}; audio encrypted with the room key: "
+      f"{s['audio_encrypted']}, undecryptable packets: {s['room_key_rejected']}")
 for r in s["remotes"]:
     print(f"   remote {r['session_id']}: buffer {r['depth_ms']:.1f} ms (target {r['target_ms']:.1f}), "
           f"jitter {r['jitter_ms']:.2f} ms, drift {r['drift_ppm']:.0f} ppm, concealed {r['concealed']}")
-ok = s["link"] == "joined" and s["members"] == 2 and len(s["remotes"]) == 1
+ok = (s["link"] == "joined" and s["members"] == 2 and len(s["remotes"]) == 1
+      and s["audio_encrypted"] and s["room_key_rejected"] == 0)
 sys.exit(0 if ok else 1)
 PY
 say "the room server's view"
@@ -142,4 +162,4 @@ s = json.load(open(sys.argv[1]))
 for room in s["rooms"]:
     print(f"   room {room['name']}: {room['member_count']} members, {room['forwarded']} packets forwarded")
 PY
-say "jam ok: both boxes in 'garage', box-b hears box-a"
+say "jam ok: both boxes in 'garage' by ticket, box-b hears box-a, encrypted end to end"

@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
       wire::ClientSession with_ticket(
           jambox::fuzz::kRoom,
           wire::derive_ticket_secret(jambox::fuzz::kRoom, jambox::fuzz::kSecret, ticket), ticket,
-          wire::AudioShape{});
+          wire::AudioShape{},
+          wire::derive_room_audio_key(jambox::fuzz::kRoom, jambox::fuzz::kSecret));
       n = with_ticket.make_join(buf);
       w.write("join-ticket", std::span(buf).first(n));
     }

@@ -20,15 +20,23 @@ jt::ServerSpec one_room(const std::string& name, const std::string& secret) {
   return spec;
 }
 
+// Audio goes out encrypted with the room's audio key (the room seal adds 24 bytes).
 std::size_t audio_datagram_size() {
   return wire::kHeaderSize + wire::audio_payload_size(64, 2, wire::SampleFormat::s16) +
-         wire::kTagSize;
+         wire::kRoomSealOverhead + wire::kTagSize;
 }
 
-// The payload bytes of the last audio packet `jammer` sent.
-std::vector<std::uint8_t> sent_payload(const jt::TestJammer& jammer) {
+// The audio of the last packet `jammer` sent, opened with the room's audio key.
+std::vector<std::uint8_t> sent_audio(const jt::TestJammer& jammer, const std::string& room,
+                                     const std::string& secret) {
   const auto sent = jammer.last_sent();
-  return {sent.begin() + wire::kHeaderSize, sent.end() - wire::kTagSize};
+  wire::PacketView view;
+  REQUIRE(wire::decode(sent, view) == wire::Reject::none);
+  REQUIRE((view.header.flags & wire::flags::kEncrypted) != 0);
+  std::vector<std::uint8_t> audio(view.payload.size() - wire::kRoomSealOverhead);
+  jambox::crypto::Aead key(wire::derive_room_audio_key(room, secret));
+  REQUIRE(wire::open_room_audio(view.header, view.payload, key, audio));
+  return audio;
 }
 
 }  // namespace
@@ -53,7 +61,7 @@ TEST_CASE("audio reaches every other member of the room and never its sender", "
       CHECK(got->header.frames == 64);
       CHECK(got->header.format == wire::SampleFormat::s16);
       CHECK(got->size == audio_datagram_size());
-      CHECK(got->payload == sent_payload(sender));  // forwarded untouched
+      CHECK(got->payload == sent_audio(sender, "band", secret));  // forwarded untouched
     }
     // No copy of its own audio comes back to the sender; at most an echo, when it has heard
     // nothing from the server for 50 ms (the others are silent between the test's steps).

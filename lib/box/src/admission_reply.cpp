@@ -1,4 +1,5 @@
 #include <jambox/box/admission_reply.hpp>
+#include <jambox/crypto/crypto.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -40,7 +41,8 @@ std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view
   if (!server.is_string() || server.get_ref<const std::string&>().empty() ||
       server.get_ref<const std::string&>().size() > 255 || r.value("room", json()) != room ||
       !hex_of_length(r.value("ticket_secret", json()), wire::kTicketSecretLength) ||
-      !ticket.is_object() || !hex_of_length(ticket.value("nonce", json()), 32) ||
+      !hex_of_length(r.value("audio_key", json()), 2 * crypto::kKeySize) || !ticket.is_object() ||
+      !hex_of_length(ticket.value("nonce", json()), 32) ||
       !ticket.value("expires", json()).is_number_unsigned() ||
       ticket["expires"].get<std::uint64_t>() == 0) {
     return malformed("the room server's ticket is malformed");
@@ -49,11 +51,11 @@ std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view
   target.server = server.get<std::string>();
   target.name = room;
   target.secret = r["ticket_secret"].get<std::string>();
-  const auto& nonce = ticket["nonce"].get_ref<const std::string&>();
-  for (std::size_t i = 0; i < target.ticket.nonce.size(); ++i) {
-    target.ticket.nonce[i] =
-        static_cast<std::uint8_t>(std::stoul(nonce.substr(2 * i, 2), nullptr, 16));
-  }
+  static_cast<void>(
+      crypto::from_hex(ticket["nonce"].get_ref<const std::string&>(), target.ticket.nonce));
+  crypto::Key audio_key{};
+  static_cast<void>(crypto::from_hex(r["audio_key"].get_ref<const std::string&>(), audio_key));
+  target.audio_key = audio_key;
   target.ticket.expires_s = ticket["expires"].get<std::uint64_t>();
   return target;
 }

@@ -120,6 +120,8 @@ JamLinkConfig link_config(const BoxConfig& c) {
   l.room = c.room.name;
   l.secret = c.room.secret;
   l.ticket = c.room.ticket;
+  l.audio_key = c.room.audio_key;
+  l.encrypt_audio = c.encrypt_audio;
   l.shape.frames = c.engine.packet_frames;
   l.shape.format = c.engine.format;
   l.shape.channels = wire::kAudioChannels;
@@ -227,6 +229,8 @@ struct Box::Impl {
     s["link"] = link_state_name(l.state);
     s["members"] = l.state == LinkState::joined ? 1 + remotes.size() : 0;
     s["rtt_ms"] = static_cast<double>(l.rtt_us) / 1000.0;
+    s["audio_encrypted"] = l.audio_encrypted;
+    s["room_key_rejected"] = l.room_key_rejected;
     s["jack"] = {{"state", jack::state_name(j.state)},
                  {"period", j.period},
                  {"sample_rate", j.sample_rate},
@@ -399,6 +403,10 @@ struct Box::Impl {
         log::notice("reload: moving to room {} on {}", next.room.name, next.room.server);
         link.reconfigure(link_config(next));
         if (control) control->room_changed(next.room.name);
+      } else if (next.encrypt_audio != config.encrypt_audio) {
+        log::notice("reload: audio to the room is {} from now on (joining again)",
+                    next.encrypt_audio ? "encrypted" : "NOT encrypted");
+        link.reconfigure(link_config(next));
       }
       // Keep what needs a restart as it runs, so the next reload compares with reality.
       next.jack = config.jack;
@@ -504,13 +512,14 @@ struct Box::Impl {
     return fmt::format(
         "status room={} link={} members={} rtt_ms={:.2f} jack={} period={} rate={} xruns={} "
         "engine_us_p999={} remotes={} depth_ms={:.2f} concealed={} underruns={} late={} "
-        "sent={} received={} keepalives={} rejected={} inbound_dropped={} rejoins={}",
+        "sent={} received={} keepalives={} rejected={} room_key_rejected={} inbound_dropped={} "
+        "rejoins={} encrypted={}",
         l.room, l.state == LinkState::joined ? "joined" : "not-joined", members(l, f),
         static_cast<double>(l.rtt_us) / 1000.0,
         j.state == jack::State::connected ? "connected" : "down", j.period, j.sample_rate, j.xruns,
         processor.quantile_us(0.999), f.remotes, static_cast<double>(f.depth_ms), f.concealed,
         f.underruns, f.late, l.audio_sent, l.audio_received, l.keepalives_sent, l.rejected,
-        l.inbound_dropped, l.rejoins);
+        l.room_key_rejected, l.inbound_dropped, l.rejoins, l.audio_encrypted ? "yes" : "no");
   }
 
   // One thread runs the loop (the JACK supervisor's helper thread only posts to it).

@@ -160,6 +160,7 @@ BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides)
   const bool room_optional = c.control.enabled && !room.has("server") && !room.has("name") &&
                              !room.has("secret") && !room.has("secret_file");
   if (!room_optional) read_room(room, c);
+  c.encrypt_audio = room.get_bool("encrypt_audio", true);
 
   const config::Section logging = doc.section("logging");
   const std::string level =

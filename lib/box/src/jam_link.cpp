@@ -108,8 +108,9 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     }
     session = config.ticket.expires_s != 0
                   ? std::make_unique<wire::ClientSession>(config.room, config.secret, config.ticket,
-                                                          config.shape)
+                                                          config.shape, config.audio_key)
                   : std::make_unique<wire::ClientSession>(config.room, config.secret, config.shape);
+    session->set_encrypt_audio(config.encrypt_audio);
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
@@ -290,7 +291,7 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
       }
       if (send_batch.full()) flush();
       auto buf = send_batch.prepare();
-      std::memcpy(buf.data() + wire::kHeaderSize, p.payload.data(), p.payload_len);
+      std::memcpy(buf.data() + session->audio_offset(), p.payload.data(), p.payload_len);
       const std::size_t n = session->seal_audio_in_place(now, buf);
       if (n == 0 || !send_batch.commit(n, server_ep)) {
         ++stats.outbound_skipped;
@@ -342,6 +343,7 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     switch (session->receive(datagram, now, view)) {
       case wire::ClientSession::Event::rejected:
         ++stats.rejected;
+        if (session->last_reject() == wire::Reject::room_key) ++stats.room_key_rejected;
         return;
       case wire::ClientSession::Event::welcomed:
         last_rx_us = now;
@@ -438,6 +440,15 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     }
     const std::uint64_t now = now_us();
     drain_outbound();  // in case a wake-up was coalesced away
+    if (stats.room_key_rejected != room_key_rejected_logged && now >= next_room_key_log_us) {
+      next_room_key_log_us = now + 10'000'000;
+      room_key_rejected_logged = stats.room_key_rejected;
+      problem("audio from a member of room " + config.room + " cannot be decrypted");
+      log::warning(
+          "{} ({} packets so far): that member has another audio key for the room; check that "
+          "every box of the room has the same secret, or joins through the same room server",
+          stats.last_problem, stats.room_key_rejected);
+    }
     switch (state) {
       case LinkState::stopped:
       case LinkState::resolving:
@@ -481,6 +492,8 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
   audio::OutboundQueue& outbound;
   JamLinkConfig config;
   std::unique_ptr<wire::ClientSession> session;
+  std::uint64_t room_key_rejected_logged = 0;  // the journal says so at most every 10 s
+  std::uint64_t next_room_key_log_us = 0;
   UdpSocket socket;
   bool socket_v6 = false;
   asio::ip::udp::resolver resolver;
@@ -559,6 +572,7 @@ LinkStats JamLink::stats() const {
   s.session_id = admitted ? session->session_id() : 0;
   s.rtt_us = session != nullptr ? session->rtt_us() : 0;
   s.welcome_members = admitted ? session->welcome().members : 0;
+  s.audio_encrypted = session != nullptr && session->encrypts_audio();
   return s;
 }
 

@@ -23,17 +23,6 @@ json failure(const json& request_id, std::string_view type, std::string_view cod
           {"error_code", code}};
 }
 
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const std::uint8_t b : bytes) {
-    out.push_back(kHex[b >> 4U]);
-    out.push_back(kHex[b & 0xFU]);
-  }
-  return out;
-}
-
 // The player key and request id of "{prefix}/player/{key}/request/{id}", or empty strings.
 std::pair<std::string, std::string> parse_request_topic(std::string_view topic,
                                                         std::string_view prefix) {
@@ -102,8 +91,9 @@ json answer_request(std::string_view player_key, std::string_view payload, const
           {"success", true},
           {"room", room},
           {"server", config.public_endpoint},
-          {"ticket", {{"nonce", hex(ticket.nonce)}, {"expires", ticket.expires_s}}},
+          {"ticket", {{"nonce", crypto::to_hex(ticket.nonce)}, {"expires", ticket.expires_s}}},
           {"ticket_secret", wire::derive_ticket_secret(room, available.secret, ticket)},
+          {"audio_key", crypto::to_hex(wire::derive_room_audio_key(room, available.secret))},
           {"members", available.members},
           {"max_members", available.max_members}};
 }

@@ -204,4 +204,32 @@ bool equal_constant_time(std::span<const std::uint8_t> a, std::span<const std::u
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string text;
+  text.reserve(bytes.size() * 2);
+  for (const std::uint8_t b : bytes) {
+    text.push_back(kDigits[b >> 4U]);
+    text.push_back(kDigits[b & 0xFU]);
+  }
+  return text;
+}
+
+bool from_hex(std::string_view text, std::span<std::uint8_t> out) noexcept {
+  if (text.size() != out.size() * 2) return false;
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int high = digit(text[2 * i]);
+    const int low = digit(text[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    out[i] = static_cast<std::uint8_t>(high * 16 + low);
+  }
+  return true;
+}
+
 }  // namespace jambox::crypto

@@ -1,5 +1,6 @@
 #include "bytes.hpp"
 #include <jambox/wire/packet.hpp>
+#include <jambox/wire/room_audio.hpp>
 #include <jambox/wire/session.hpp>
 
 #include <algorithm>
@@ -39,7 +40,8 @@ bool shape_ok(const Header& h) noexcept {
   switch (h.type) {
     case PacketType::audio: {
       const std::size_t size = audio_payload_size(h.frames, h.channels, h.format);
-      return size != 0 && h.payload_len == size;
+      const std::size_t sealed = (h.flags & flags::kEncrypted) != 0 ? kRoomSealOverhead : 0;
+      return size != 0 && h.payload_len == size + sealed;
     }
     case PacketType::keepalive:
     case PacketType::leave:
@@ -175,6 +177,8 @@ std::string_view reject_name(Reject reason) noexcept {
       return "bad_direction";
     case Reject::ticket_expired:
       return "ticket_expired";
+    case Reject::room_key:
+      return "room_key";
     case Reject::count_:
       break;
   }
@@ -216,7 +220,9 @@ Reject decode(std::span<const std::uint8_t> datagram, PacketView& out) noexcept 
   const std::uint8_t type = p[kOffType];
   if (type < kFirstType || type > kLastType) return Reject::bad_type;
   const std::uint8_t flag_bits = p[kOffFlags];
-  if (p[kOffReserved] != 0 || (flag_bits & static_cast<std::uint8_t>(~flags::kKnown)) != 0) {
+  if (p[kOffReserved] != 0 || (flag_bits & static_cast<std::uint8_t>(~flags::kKnown)) != 0 ||
+      ((flag_bits & flags::kEncrypted) != 0 &&
+       type != static_cast<std::uint8_t>(PacketType::audio))) {
     return Reject::bad_flags;
   }
   const std::uint16_t payload_len = detail::load_be16(p + kOffPayloadLen);

@@ -139,14 +139,7 @@ std::string derive_ticket_secret(std::string_view room, std::string_view room_se
   n += 8;
   std::array<std::uint8_t, kTicketSecretLength / 2> okm{};
   crypto::hkdf_sha256(crypto::bytes_of(room_secret), ticket.nonce, std::span(info).first(n), okm);
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string secret;
-  secret.reserve(kTicketSecretLength);
-  for (const std::uint8_t b : okm) {
-    secret.push_back(kHex[b >> 4U]);
-    secret.push_back(kHex[b & 0xFU]);
-  }
-  return secret;
+  return crypto::to_hex(okm);
 }
 
 SessionKeys derive_session_keys(std::string_view room, std::string_view secret,
@@ -355,17 +348,23 @@ ClientSession::ClientSession(std::string_view room, std::string_view secret, Aud
     : shape_(shape),
       join_key_(checked_join_key(room, secret, shape, std::tuple_size_v<decltype(secret_)>)),
       up_key_(crypto::Key{}),
-      down_key_(crypto::Key{}) {
+      down_key_(crypto::Key{}),
+      audio_key_(derive_room_audio_key(room, secret)),
+      has_audio_key_(true) {
   (void)room_.assign(room);  // validated above
   std::copy(secret.begin(), secret.end(), secret_.begin());
   secret_len_ = secret.size();
 }
 
 ClientSession::ClientSession(std::string_view room, std::string_view ticket_secret,
-                             const Ticket& ticket, AudioShape shape)
+                             const Ticket& ticket, AudioShape shape,
+                             const std::optional<crypto::Key>& audio_key)
     : ClientSession(room, ticket_secret, shape) {
   if (ticket.expires_s == 0) throw std::invalid_argument("a ticket needs its expiry");
   ticket_ = ticket;
+  // The ticket's secret is not the room's: its derivation would be a key nobody else has.
+  has_audio_key_ = audio_key.has_value();
+  audio_key_.rekey(audio_key.value_or(crypto::Key{}));
 }
 
 void ClientSession::reset() noexcept {
@@ -387,6 +386,7 @@ std::size_t ClientSession::make_join(std::span<std::uint8_t> out) {
   JoinBody body;
   crypto::random_bytes(body.aead_nonce);
   crypto::random_bytes(body.client_nonce);
+  crypto::random_bytes(audio_salt_);
   body.room = room_;
   body.shape = shape_;
   body.ticket = ticket_;
@@ -419,11 +419,7 @@ ClientSession::Event ClientSession::receive(std::span<const std::uint8_t> datagr
       note_echo(h, now_us);
       return Event::echo;
     case PacketType::audio:
-      if (!admitted_) return refuse(Reject::unknown_session);
-      if (!verify(packet, down_key_)) return refuse(Reject::bad_tag);
-      note_server_time(h, now_us);
-      note_echo(h, now_us);
-      return Event::audio;
+      return on_audio(packet, now_us);
   }
   return refuse(Reject::bad_type);
 }
@@ -468,6 +464,22 @@ ClientSession::Event ClientSession::on_notice(const PacketView& packet, std::uin
   return Event::notice;
 }
 
+ClientSession::Event ClientSession::on_audio(PacketView& packet, std::uint64_t now_us) {
+  if (!admitted_) return refuse(Reject::unknown_session);
+  if (!verify(packet, down_key_)) return refuse(Reject::bad_tag);
+  // The hop is authentic whatever the inner seal says: it counts for timing.
+  note_server_time(packet.header, now_us);
+  note_echo(packet.header, now_us);
+  if ((packet.header.flags & flags::kEncrypted) != 0) {
+    const auto plain = std::span(opened_).first(packet.payload.size() - kRoomSealOverhead);
+    if (!has_audio_key_ || !open_room_audio(packet.header, packet.payload, audio_key_, plain)) {
+      return refuse(Reject::room_key);
+    }
+    packet.payload = plain;
+  }
+  return Event::audio;
+}
+
 void ClientSession::note_server_time(const Header& header, std::uint64_t now_us) noexcept {
   // Reordered older packets must not roll the echoed time back.
   if (header.time_us == 0 || header.time_us < last_server_time_us_) return;
@@ -507,10 +519,10 @@ std::size_t ClientSession::make_audio(std::span<const float> ch1, std::span<cons
                                       std::uint64_t now_us, std::span<std::uint8_t> out) {
   const std::size_t payload = audio_payload_size(shape_.frames, shape_.channels, shape_.format);
   if (!admitted_ || ch1.size() != shape_.frames || ch2.size() != shape_.frames ||
-      out.size() < kHeaderSize + payload + kTagSize) {
+      out.size() < kHeaderSize + payload + (encrypts_audio() ? kRoomSealOverhead : 0) + kTagSize) {
     return 0;
   }
-  encode_audio(ch1, ch2, shape_.format, out.subspan(kHeaderSize, payload));
+  encode_audio(ch1, ch2, shape_.format, out.subspan(audio_offset(), payload));
   return seal_audio_in_place(now_us, out);
 }
 
@@ -520,8 +532,22 @@ std::size_t ClientSession::seal_audio_in_place(std::uint64_t now_us, std::span<s
   h.format = shape_.format;
   h.channels = shape_.channels;
   h.frames = shape_.frames;
-  h.payload_len =
-      static_cast<std::uint16_t>(audio_payload_size(shape_.frames, shape_.channels, shape_.format));
+  const std::size_t audio = audio_payload_size(shape_.frames, shape_.channels, shape_.format);
+  if (encrypts_audio()) {
+    // The inner seal needs the sequence seal_session_packet is about to assign.
+    const std::size_t sealed = audio + kRoomSealOverhead;
+    if (!admitted_ || sequence_ == std::numeric_limits<std::uint32_t>::max() ||
+        out.size() < kHeaderSize + sealed + kTagSize) {
+      return 0;
+    }
+    h.flags = flags::kEncrypted;
+    h.session_id = session_id_;
+    h.sequence = sequence_ + 1;
+    seal_room_audio(h, audio_salt_, audio_key_, out.subspan(kHeaderSize, sealed));
+    h.payload_len = static_cast<std::uint16_t>(sealed);
+  } else {
+    h.payload_len = static_cast<std::uint16_t>(audio);
+  }
   return seal_session_packet(h, now_us, out);
 }
 

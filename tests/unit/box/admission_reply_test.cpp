@@ -20,7 +20,8 @@ json good() {
           {"room", "band"},
           {"server", "127.0.0.1:7930"},
           {"ticket", {{"nonce", std::string(30, '0') + "ff"}, {"expires", 1800000000}}},
-          {"ticket_secret", std::string(64, 'a')}};
+          {"ticket_secret", std::string(64, 'a')},
+          {"audio_key", "01" + std::string(60, '0') + "fe"}};
 }
 
 AdmissionRefusal refused(const json& reply, const std::string& room = "band") {
@@ -41,6 +42,9 @@ TEST_CASE("admission reply: a ticket becomes the room to join", "[box][admission
   CHECK(room.ticket.expires_s == 1800000000);
   CHECK(room.ticket.nonce[15] == 0xff);
   CHECK(room.ticket.nonce[0] == 0);
+  REQUIRE(room.audio_key);
+  CHECK((*room.audio_key)[0] == 0x01);
+  CHECK((*room.audio_key)[31] == 0xfe);
 }
 
 TEST_CASE("admission reply: refusals keep the server's code; only room_full is retried",
@@ -78,4 +82,10 @@ TEST_CASE("admission reply: malformed answers never make a room", "[box][admissi
   CHECK(broken("ticket", json{{"nonce", std::string(32, '0')}, {"expires", -5}}).error_code ==
         "invalid_response");
   CHECK(broken("ticket", "x").error_code == "invalid_response");
+  // Without the room's audio key the box could neither encrypt nor hear the room.
+  CHECK(broken("audio_key", std::string(62, 'a')).error_code == "invalid_response");
+  CHECK(broken("audio_key", nullptr).error_code == "invalid_response");
+  json no_key = good();
+  no_key.erase("audio_key");
+  CHECK(refused(no_key).error_code == "invalid_response");
 }

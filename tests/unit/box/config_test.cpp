@@ -35,6 +35,8 @@ TEST_CASE("a minimal file gives the documented defaults", "[box][config]") {
   CHECK(c.room.server == "192.0.2.1:7930");
   CHECK(c.room.name == "main");
   CHECK(c.room.secret == "0123456789abcdef");
+  CHECK(c.encrypt_audio);
+  CHECK_FALSE(c.room.audio_key);  // derived from the secret by the session
   CHECK(c.log_level == jambox::log::Level::info);
   CHECK(c.status_interval == std::chrono::seconds(60));
   CHECK(c.warnings.empty());
@@ -62,6 +64,7 @@ metronome_gain_db = -20
 server = "jam.example.org:7930"
 name = "band.2"
 secret = "a secret of enough length"
+encrypt_audio = false
 [logging]
 level = "debug"
 [status]
@@ -85,6 +88,7 @@ interval_s = 5
   CHECK(c.mix.metronome_gain_db == Approx(-20.0));
   CHECK(c.room.server == "jam.example.org:7930");
   CHECK(c.room.name == "band.2");
+  CHECK_FALSE(c.encrypt_audio);
   CHECK(c.log_level == jambox::log::Level::debug);
   CHECK(c.status_interval == std::chrono::seconds(5));
   CHECK(c.warnings.empty());

@@ -1,5 +1,6 @@
 // The admission policy of jambox-broadcast's MQTT side: what a box's join_room request gets.
 #include <jambox/broadcast/admission.hpp>
+#include <jambox/crypto/crypto.hpp>
 #include <jambox/wire/session.hpp>
 
 #include <catch2/catch.hpp>
@@ -81,6 +82,9 @@ TEST_CASE("admission: a join_room request gets a ticket for the room", "[broadca
   const wire::Ticket t = ticket_of(r);
   CHECK(r["ticket_secret"] == wire::derive_ticket_secret("band", kSecret, t));
   CHECK(r.dump().find(kSecret) == std::string::npos);
+  // The room's audio key, the same for every box of the room, derived from its secret.
+  CHECK(r["audio_key"] == jambox::crypto::to_hex(wire::derive_room_audio_key("band", kSecret)));
+  CHECK(ask(join("band"))["audio_key"] == r["audio_key"]);
   // Every ticket is new.
   CHECK(ask(join("band"))["ticket"]["nonce"] != r["ticket"]["nonce"]);
 }
@@ -96,6 +100,7 @@ TEST_CASE("admission: unknown and full rooms are refused with error codes",
   CHECK(full["success"] == false);
   CHECK(full["error_code"] == "room_full");
   CHECK_FALSE(full.contains("ticket_secret"));
+  CHECK_FALSE(full.contains("audio_key"));
 }
 
 TEST_CASE("admission: malformed requests are answered, never admitted", "[broadcast][admission]") {

@@ -67,9 +67,10 @@ class Box {
   Box(const char* room, const char* secret, std::uint16_t port)
       : session(room, secret, wire::AudioShape{}), addr(address(port)) {}
   // A box admitted by ticket: it knows the ticket and its secret, never the room's secret.
+  // `audio_key`: the room's audio key the server issues with the ticket.
   Box(const char* room, const std::string& ticket_secret, const wire::Ticket& ticket,
-      std::uint16_t port)
-      : session(room, ticket_secret, ticket, wire::AudioShape{}), addr(address(port)) {}
+      std::uint16_t port, const std::optional<jambox::crypto::Key>& audio_key = std::nullopt)
+      : session(room, ticket_secret, ticket, wire::AudioShape{}, audio_key), addr(address(port)) {}
 
   std::vector<std::uint8_t> join() { return copy(session.make_join(buffer_)); }
   std::vector<std::uint8_t> audio(std::uint64_t now, float level = 0.25f) {
@@ -226,10 +227,19 @@ TEST_CASE("shard: audio goes to every other member, never back to the sender",
     CHECK(receiver.last.header.sequence == sent.sequence);
     CHECK(receiver.last.header.time_us == f.now);
     CHECK(receiver.last.header.frames == sent.frames);
+    // The payload is the sender's ciphertext, byte for byte: the server only re-seals the hop.
     wire::PacketView original;
     REQUIRE(wire::decode(datagram, original) == wire::Reject::none);
-    CHECK(std::equal(receiver.last.payload.begin(), receiver.last.payload.end(),
-                     original.payload.begin(), original.payload.end()));
+    wire::PacketView forwarded;
+    REQUIRE(wire::decode(d.bytes, forwarded) == wire::Reject::none);
+    CHECK((forwarded.header.flags & wire::flags::kEncrypted) != 0);
+    CHECK(std::equal(forwarded.payload.begin(), forwarded.payload.end(), original.payload.begin(),
+                     original.payload.end()));
+    std::array<float, 64> ch1{};
+    std::array<float, 64> ch2{};
+    wire::decode_audio(receiver.last.payload, receiver.last.header.format, ch1, ch2);
+    CHECK(ch1[7] == Approx(0.5f).margin(1e-4));
+    CHECK(ch2[7] == Approx(-0.5f).margin(1e-4));
     // The recipient's own latest time_us comes back with how long the server held it.
     CHECK(receiver.last.header.echo_us != 0);
     CHECK(receiver.last.header.hold_us == f.now - receiver.last.header.echo_us);
@@ -821,11 +831,13 @@ TEST_CASE("shard: a ticket admits a box that does not know the room's secret",
           "[broadcast][shard][ticket]") {
   Fixture f;
   const wire::Ticket ticket = ticket_expiring_in(60);
-  Box a("main", wire::derive_ticket_secret("main", kSecret, ticket), ticket, 40100);
+  Box a("main", wire::derive_ticket_secret("main", kSecret, ticket), ticket, 40100,
+        wire::derive_room_audio_key("main", kSecret));
   Box b("main", kSecret, 40101);
   f.admit(a);
   f.admit(b);
   CHECK(f.shard.member_count() == 2);
+  CHECK(a.session.encrypts_audio());
 
   // Audio flows both ways: the ticket box's session keys derive from the ticket's secret.
   f.now += 100;
@@ -843,6 +855,34 @@ TEST_CASE("shard: a ticket admits a box that does not know the room's secret",
     if (d.to == a.addr) a_heard_b = a.receive(d.bytes, f.now) == Event::audio;
   }
   CHECK(a_heard_b);
+}
+
+TEST_CASE("shard: a ticket box without the room's audio key cannot open the room's audio",
+          "[broadcast][shard][ticket]") {
+  Fixture f;
+  const wire::Ticket ticket = ticket_expiring_in(60);
+  Box keyless("main", wire::derive_ticket_secret("main", kSecret, ticket), ticket, 40102);
+  Box b("main", kSecret, 40103);
+  f.admit(keyless);
+  f.admit(b);
+  CHECK_FALSE(keyless.session.encrypts_audio());
+
+  f.now += 100;
+  f.feed(b, b.audio(f.now));  // encrypted: b knows the room's secret
+  bool refused = false;
+  for (const auto& d : f.out.take()) {
+    if (d.to != keyless.addr) continue;
+    refused = keyless.receive(d.bytes, f.now) == Event::rejected &&
+              keyless.session.last_reject() == wire::Reject::room_key;
+  }
+  CHECK(refused);
+  // Its own audio goes out in the clear and is still heard.
+  f.feed(keyless, keyless.audio(f.now));
+  bool heard = false;
+  for (const auto& d : f.out.take()) {
+    if (d.to == b.addr) heard = b.receive(d.bytes, f.now) == Event::audio;
+  }
+  CHECK(heard);
 }
 
 TEST_CASE("shard: expired, forged and other rooms' tickets are refused without an answer",

@@ -240,3 +240,15 @@ TEST_CASE("bytes_of views the characters of a string", "[crypto]") {
   CHECK(view[0] == 0x41);
   CHECK(view[1] == 0x42);
 }
+
+TEST_CASE("hex round-trips and refuses anything but exact hex", "[crypto]") {
+  const std::array<std::uint8_t, 4> bytes{0x00, 0x9f, 0xa0, 0xff};
+  CHECK(jambox::crypto::to_hex(bytes) == "009fa0ff");
+  std::array<std::uint8_t, 4> back{};
+  REQUIRE(jambox::crypto::from_hex("009FA0ff", back));
+  CHECK(back == bytes);
+  CHECK_FALSE(jambox::crypto::from_hex("009fa0f", back));     // odd length
+  CHECK_FALSE(jambox::crypto::from_hex("009fa0ff00", back));  // too long
+  CHECK_FALSE(jambox::crypto::from_hex("009fa0fg", back));    // not a digit
+  CHECK_FALSE(jambox::crypto::from_hex("-09fa0ff", back));
+}

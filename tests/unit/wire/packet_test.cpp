@@ -274,12 +274,23 @@ TEST_CASE("every rejection reason of the decoder", "[wire]") {
     }
   }
   SECTION("flags and reserved byte") {
-    for (const int flag : {0x01, 0x02, 0x80}) {
+    for (const int flag : {0x02, 0x80, 0x03}) {
       auto d = good;
       d[4] = static_cast<std::uint8_t>(flag);
-      CHECK(decode(d) == Reject::bad_flags);  // encryption (0x01) is not supported in v1 yet
+      CHECK(decode(d) == Reject::bad_flags);
     }
+    // Encrypted audio carries the room seal's 24 bytes; without them the shape is wrong.
     auto d = good;
+    d[4] = 0x01;
+    CHECK(decode(d) == Reject::bad_format);
+    // Only audio can be encrypted.
+    wire::Header keepalive;
+    keepalive.type = PacketType::keepalive;
+    keepalive.flags = wire::flags::kEncrypted;
+    std::vector<std::uint8_t> k(wire::kMinDatagram);
+    REQUIRE(wire::seal(keepalive, {}, key, k) == k.size());
+    CHECK(decode(k) == Reject::bad_flags);
+    d = good;
     d[7] = 1;
     CHECK(decode(d) == Reject::bad_flags);
   }

@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -194,7 +196,8 @@ TEST_CASE("ticket secrets derive from the room's secret, room, nonce and expiry"
   other_nonce.nonce[15] = 8;
   CHECK(secret != wire::derive_ticket_secret(kRoom, kSecret, other_nonce));
   CHECK_THROWS_AS(wire::derive_ticket_secret("bad room", kSecret, t), std::invalid_argument);
-  CHECK_THROWS_AS(wire::ClientSession(kRoom, secret, wire::Ticket{}, {}), std::invalid_argument);
+  CHECK_THROWS_AS(wire::ClientSession(kRoom, secret, wire::Ticket{}, {}, std::nullopt),
+                  std::invalid_argument);
 }
 
 TEST_CASE("handshake bodies round-trip", "[wire][session]") {
@@ -440,9 +443,10 @@ TEST_CASE("full handshake between a box and a hand-written server", "[wire][sess
     ch1[10] = 0.5f;
     ch2[20] = -0.25f;
     const std::size_t a = client.make_audio(ch1, ch2, 1500, out);
-    REQUIRE(a == 316);
+    REQUIRE(a == 316 + wire::kRoomSealOverhead);  // encrypted with the room's audio key
     wire::PacketView sv;
     REQUIRE(wire::decode(first(out, a), sv) == Reject::none);
+    CHECK(sv.header.flags == wire::flags::kEncrypted);
     CHECK(wire::verify(sv, up));
     CHECK_FALSE(wire::verify(sv, down));
     CHECK(sv.header.session_id == server.session_id);
@@ -450,9 +454,14 @@ TEST_CASE("full handshake between a box and a hand-written server", "[wire][sess
     CHECK(sv.header.time_us == 1500);
     CHECK(sv.header.echo_us == 5'000'000);  // the welcome's server time
     CHECK(sv.header.hold_us == 500);        // received at 1000, sent at 1500
+    // The server sees ciphertext; a box with the room's audio key opens it.
+    std::array<std::uint8_t, 256> plain{};
+    crypto::Aead room_key(wire::derive_room_audio_key(kRoom, kSecret));
+    REQUIRE(wire::open_room_audio(sv.header, sv.payload, room_key, plain));
+    CHECK_FALSE(std::equal(plain.begin(), plain.end(), sv.payload.begin() + wire::kRoomSaltSize));
     std::array<float, 64> r1{};
     std::array<float, 64> r2{};
-    wire::decode_audio(sv.payload, SampleFormat::s16, r1, r2);
+    wire::decode_audio(plain, SampleFormat::s16, r1, r2);
     CHECK(std::abs(r1[10] - 0.5f) < 1e-4f);
     CHECK(std::abs(r2[20] + 0.25f) < 1e-4f);
 
@@ -620,4 +629,134 @@ TEST_CASE("make_join starts over", "[wire][session]") {
   CHECK_FALSE(s.client.admitted());
   CHECK(s.client.next_sequence() == 1);
   CHECK(s.client.make_keepalive(5100, out) == 0);
+}
+
+namespace {
+
+// What the room server does with audio: verify it under the sender's up key and re-seal the
+// same header and payload for a receiver under the receiver's down key.
+std::size_t forward(const Admitted& from, std::span<const std::uint8_t> datagram,
+                    const Admitted& to, Buffer& out) {
+  wire::PacketView v;
+  REQUIRE(wire::decode(datagram, v) == Reject::none);
+  crypto::Aead up(from.server.keys.up);
+  REQUIRE(wire::verify(v, up));
+  crypto::Aead down(to.server.keys.down);
+  return wire::seal(v.header, v.payload, down, out);
+}
+
+}  // namespace
+
+TEST_CASE("audio is encrypted end to end with the room's audio key", "[wire][session]") {
+  Admitted a;
+  Admitted b;
+  std::array<float, 64> ch1{};
+  std::array<float, 64> ch2{};
+  for (std::size_t i = 0; i < ch1.size(); ++i) {
+    ch1[i] = 0.5f * std::sin(static_cast<float>(i) * 0.3f);
+    ch2[i] = -ch1[i];
+  }
+  Buffer sent{};
+  Buffer fwd{};
+  REQUIRE(a.client.encrypts_audio());
+  CHECK(a.client.audio_offset() == wire::kHeaderSize + wire::kRoomSaltSize);
+  const std::size_t n = a.client.make_audio(ch1, ch2, 2000, sent);
+  REQUIRE(n == wire::kMinDatagram + 256 + wire::kRoomSealOverhead);
+
+  // No sample appears in the clear on the wire.
+  std::array<std::uint8_t, 256> clear{};
+  wire::encode_audio(ch1, ch2, SampleFormat::s16, clear);
+  const auto wire_bytes = first(sent, n);
+  CHECK(std::search(wire_bytes.begin(), wire_bytes.end(), clear.begin() + 4, clear.begin() + 20) ==
+        wire_bytes.end());
+
+  SECTION("a member of the room hears it") {
+    const std::size_t f = forward(a, first(sent, n), b, fwd);
+    REQUIRE(b.client.receive(first(fwd, f), 2100, b.view) == Event::audio);
+    REQUIRE(b.view.payload.size() == 256);
+    CHECK(std::equal(b.view.payload.begin(), b.view.payload.end(), clear.begin()));
+  }
+  SECTION("a box with another audio key cannot open it") {
+    wire::Ticket ticket;
+    ticket.expires_s = 1'900'000'000;
+    const std::string ticket_secret = wire::derive_ticket_secret(kRoom, kSecret, ticket);
+    ClientSession other(kRoom, ticket_secret, ticket, wire::AudioShape{},
+                        wire::derive_room_audio_key(kRoom, "another room secret, not ours"));
+    Admitted c;  // keys of a session; its client is replaced by `other` below
+    c.client = std::move(other);
+    std::size_t j = c.client.make_join(c.buf);
+    wire::PacketView jv;
+    REQUIRE(wire::decode(first(c.buf, j), jv) == Reject::none);
+    wire::JoinBody body;
+    REQUIRE(wire::parse_join(jv, body) == Reject::none);
+    c.server.join = crypto::Aead(wire::derive_join_key(kRoom, ticket_secret));
+    // The server derives the ticket box's session keys from the ticket's secret.
+    wire::WelcomeBody w;
+    crypto::random_bytes(w.aead_nonce);
+    crypto::random_bytes(w.server_nonce);
+    w.client_nonce = body.client_nonce;
+    w.session_id = 99;
+    c.server.keys =
+        wire::derive_session_keys(kRoom, ticket_secret, body.client_nonce, w.server_nonce, 99);
+    j = wire::make_welcome(w, 0, 0, 0, c.server.join, c.buf);
+    REQUIRE(c.client.receive(first(c.buf, j), 2000, c.view) == Event::welcomed);
+
+    const std::size_t f = forward(a, first(sent, n), c, fwd);
+    CHECK(c.client.receive(first(fwd, f), 2100, c.view) == Event::rejected);
+    CHECK(c.client.last_reject() == Reject::room_key);
+  }
+  SECTION("the server cannot alter it or pass it off as another member's") {
+    wire::PacketView v;
+    REQUIRE(wire::decode(first(sent, n), v) == Reject::none);
+    crypto::Aead down(b.server.keys.down);
+    std::vector<std::uint8_t> payload(v.payload.begin(), v.payload.end());
+    payload[wire::kRoomSaltSize + 3] ^= 0x10;  // one sample bit
+    std::size_t f = wire::seal(v.header, payload, down, fwd);
+    CHECK(b.client.receive(first(fwd, f), 2100, b.view) == Event::rejected);
+    CHECK(b.client.last_reject() == Reject::room_key);
+
+    wire::Header relabelled = v.header;
+    relabelled.session_id ^= 1;
+    f = wire::seal(relabelled, v.payload, down, fwd);
+    CHECK(b.client.receive(first(fwd, f), 2200, b.view) == Event::rejected);
+    CHECK(b.client.last_reject() == Reject::room_key);
+  }
+  SECTION("turned off, audio goes in the clear and is still heard") {
+    a.client.set_encrypt_audio(false);
+    CHECK(a.client.audio_offset() == wire::kHeaderSize);
+    const std::size_t m = a.client.make_audio(ch1, ch2, 2300, sent);
+    REQUIRE(m == wire::kMinDatagram + 256);
+    wire::PacketView v;
+    REQUIRE(wire::decode(first(sent, m), v) == Reject::none);
+    CHECK(v.header.flags == 0);
+    CHECK(std::equal(v.payload.begin(), v.payload.end(), clear.begin()));
+    const std::size_t f = forward(a, first(sent, m), b, fwd);
+    REQUIRE(b.client.receive(first(fwd, f), 2400, b.view) == Event::audio);
+    CHECK(std::equal(b.view.payload.begin(), b.view.payload.end(), clear.begin()));
+  }
+}
+
+TEST_CASE("every JOIN draws a new room salt, so room-key nonces never repeat", "[wire][session]") {
+  Admitted first_session;
+  std::array<float, 64> silence{};
+  Buffer one{};
+  const std::size_t n1 = first_session.client.make_audio(silence, silence, 10, one);
+  REQUIRE(n1 != 0);
+  // Join again (same client object): sequence starts over at 1, the salt must not.
+  const std::size_t j = first_session.client.make_join(first_session.buf);
+  REQUIRE(first_session.server.accept_join(first(first_session.buf, j)));
+  const std::size_t w = first_session.server.welcome(
+      first_session.buf, first_session.server.last_join.client_nonce, 20);
+  REQUIRE(first_session.client.receive(first(first_session.buf, w), 30, first_session.view) ==
+          Event::welcomed);
+  Buffer two{};
+  const std::size_t n2 = first_session.client.make_audio(silence, silence, 40, two);
+  REQUIRE(n2 == n1);
+  wire::PacketView v1;
+  wire::PacketView v2;
+  REQUIRE(wire::decode(first(one, n1), v1) == Reject::none);
+  REQUIRE(wire::decode(first(two, n2), v2) == Reject::none);
+  CHECK(v1.header.sequence == v2.header.sequence);
+  CHECK_FALSE(
+      std::equal(v1.payload.begin(), v1.payload.begin() + wire::kRoomSaltSize, v2.payload.begin()));
 }

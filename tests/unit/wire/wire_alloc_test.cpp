@@ -54,8 +54,7 @@ TEST_CASE("an admitted session's packet paths allocate nothing", "[wire][alloc]"
     ok = ok && window.check(sv.header.sequence) == wire::ReplayWindow::Verdict::fresh;
     ok = ok && wire::verify(sv, up);
     ok = ok && window.accept(sv.header.sequence) == wire::ReplayWindow::Verdict::fresh;
-    wire::Header h = sv.header;
-    h.session_id = 7;  // as if from another member
+    wire::Header h = sv.header;  // forwarded as is: originator's session, encrypted payload
     h.time_us = t + 3;
     const std::size_t f = wire::seal(h, sv.payload, down, fwd);
     ok = ok && client.receive(std::span(fwd).first(f), t + 5, view) == Event::audio;

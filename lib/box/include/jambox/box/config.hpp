@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,8 @@ struct RoomConfig {
   std::string name;
   std::string secret;   // from `secret` or the file named by `secret_file`; or a ticket's secret
   wire::Ticket ticket;  // admitted by ticket (managed mode) when expires_s != 0
+  // The room's audio key, issued with a ticket; standalone rooms derive it from the secret.
+  std::optional<crypto::Key> audio_key;
   friend bool operator==(const RoomConfig&, const RoomConfig&) = default;
 };
 
@@ -63,6 +66,8 @@ struct BoxConfig {
   MixConfig mix;
   RoomConfig room;  // empty server and name: no room at start (managed mode)
   ControlConfig control;
+  // [room] encrypt_audio: the audio this box sends is encrypted with the room's audio key.
+  bool encrypt_audio = true;
   // SCHED_FIFO priority of the network (event loop) thread, 0 = normal scheduling. Below JACK's
   // client threads (jackd -P P runs them at P - 5: 5 with the default 10) so audio always wins,
   // above everything else so a packet never waits behind other programs.

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,8 +30,10 @@ struct JamLinkConfig {
   std::string server;  // "host:port", "1.2.3.4:7930" or "[::1]:7930"
   std::string room;
   std::string secret;
-  wire::Ticket ticket;     // joining with a ticket's secret when expires_s != 0
-  wire::AudioShape shape;  // must match what the engine encodes
+  wire::Ticket ticket;                   // joining with a ticket's secret when expires_s != 0
+  std::optional<crypto::Key> audio_key;  // with a ticket: the room's audio key it came with
+  bool encrypt_audio = true;             // send audio encrypted with the room's audio key
+  wire::AudioShape shape;                // must match what the engine encodes
   std::chrono::milliseconds join_retry{250};
   // A JOIN unanswered this long gets a log line (repeated at this interval).
   std::chrono::milliseconds no_answer_log{3000};
@@ -70,7 +73,10 @@ struct LinkStats {
   std::uint64_t outbound_skipped = 0;  // engine packets not sent (not admitted, wrong shape)
   std::uint64_t audio_received = 0;
   std::uint64_t echoes = 0;
-  std::uint64_t rejected = 0;         // failed decoding or authentication
+  std::uint64_t rejected = 0;  // failed decoding or authentication
+  // Of those: encrypted audio this box could not open (a member with another room key).
+  std::uint64_t room_key_rejected = 0;
+  bool audio_encrypted = false;       // what we send is encrypted with the room's audio key
   std::uint64_t inbound_dropped = 0;  // inbound ring full
   std::string last_problem;           // latest refusal/notice/timeout in words, empty when none
 };

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace jambox::crypto {
@@ -67,6 +68,12 @@ void random_bytes(std::span<std::uint8_t> out);
 // Constant-time comparison of equal-length buffers.
 [[nodiscard]] bool equal_constant_time(std::span<const std::uint8_t> a,
                                        std::span<const std::uint8_t> b);
+
+// Lower-case hex, the form keys and nonces take in JSON and configuration files.
+[[nodiscard]] std::string to_hex(std::span<const std::uint8_t> bytes);
+// Fills `out` from exactly 2 * out.size() hex digits (either case); false otherwise, and `out`
+// is then unspecified.
+[[nodiscard]] bool from_hex(std::string_view text, std::span<std::uint8_t> out) noexcept;
 
 // Convenience for string secrets and labels.
 [[nodiscard]] inline std::span<const std::uint8_t> bytes_of(std::string_view s) {

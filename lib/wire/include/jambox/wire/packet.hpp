@@ -7,7 +7,7 @@
 //    0   2   magic        0x4A42 ("JB")
 //    2   1   version      1
 //    3   1   type         PacketType
-//    4   1   flags        bit 0: payload encrypted with the room key (reserved; rejected in v1)
+//    4   1   flags        bit 0: audio payload encrypted with the room key (room_audio.hpp)
 //    5   1   format       SampleFormat (audio) or 0
 //    6   1   channels     2 (audio) or 0
 //    7   1   reserved     0
@@ -58,8 +58,8 @@ enum class PacketType : std::uint8_t {
 enum class SampleFormat : std::uint8_t { none = 0, s16 = 1, s24 = 2, f32 = 3 };
 
 namespace flags {
-inline constexpr std::uint8_t kEncrypted = 0x01;  // reserved for room-key payload encryption
-inline constexpr std::uint8_t kKnown = 0x00;      // flags a v1 decoder accepts
+inline constexpr std::uint8_t kEncrypted = 0x01;    // audio only: payload sealed with the room key
+inline constexpr std::uint8_t kKnown = kEncrypted;  // flags a v1 decoder accepts
 }  // namespace flags
 
 // Why a datagram was refused. Every refusal is counted under one of these.
@@ -81,6 +81,7 @@ enum class Reject : std::uint8_t {
   room_full,        // join refused, room at its member limit
   bad_direction,    // a server->box type sent to the server, or the reverse
   ticket_expired,   // join with a ticket past its expiry
+  room_key,         // encrypted audio this box cannot open (no or another room key, tampered)
   count_
 };
 inline constexpr std::size_t kRejectCount = static_cast<std::size_t>(Reject::count_);
@@ -119,8 +120,9 @@ struct PacketView {
 // Strict decoder: validates everything that can be checked without a key. Never reads outside
 // `datagram`. On success fills `out` and returns Reject::none; on failure `out` is untouched.
 // Checks, first failure wins: oversize, short_packet, bad_magic, bad_version, bad_type,
-// bad_flags (unknown flag bits or reserved byte != 0), bad_length (payload_len + 60 != size),
-// bad_format (audio shape / control packets with a shape / wrong handshake body size).
+// bad_flags (unknown flag bits, the encrypted flag on anything but audio, or reserved byte != 0),
+// bad_length (payload_len + 60 != size), bad_format (audio shape, plus the room seal's 24 bytes
+// when encrypted / control packets with a shape / wrong handshake body size).
 [[nodiscard]] Reject decode(std::span<const std::uint8_t> datagram, PacketView& out) noexcept;
 
 // Serialises the header into the first kHeaderSize bytes of `out`.

@@ -18,9 +18,11 @@
 
 #include <jambox/crypto/crypto.hpp>
 #include <jambox/wire/packet.hpp>
+#include <jambox/wire/room_audio.hpp>
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -177,16 +179,28 @@ class ReplayWindow {
 //   NOTICE, session_id ours  down key; admitted only
 //   ECHO                     down key; admitted only; carries our session id
 //   AUDIO                    down key; admitted only; carries the ORIGINATOR's session id and
-//                            sequence, so its session id is not compared with ours
+//                            sequence, so its session id is not compared with ours; encrypted
+//                            audio is opened with the room's audio key (room_audio.hpp) and
+//                            `packet.payload` then points at the plain audio (valid until the
+//                            next receive), else it is refused with Reject::room_key
+// Outgoing audio is encrypted with the room's audio key unless set_encrypt_audio(false).
 // keepalive/leave/join are box->server types and are refused with Reject::bad_direction.
 // Every authenticated server packet refreshes the (server time_us, local arrival) pair that our
 // next packet echoes; ECHO and AUDIO also update rtt_us() from their echo_us/hold_us.
 class ClientSession {
  public:
+  // Standalone: the room's secret; the room's audio key derives from it.
   ClientSession(std::string_view room, std::string_view secret, AudioShape shape);
-  // Joins with a ticket: `ticket_secret` is the secret the server issued with `ticket`.
+  // Joins with a ticket: `ticket_secret` is the secret the server issued with `ticket`, and
+  // `audio_key` the room's audio key it issued with them (nullopt: none, so audio goes out in
+  // the clear and encrypted audio from others is refused).
   ClientSession(std::string_view room, std::string_view ticket_secret, const Ticket& ticket,
-                AudioShape shape);
+                AudioShape shape, const std::optional<crypto::Key>& audio_key);
+
+  // Whether outgoing audio is encrypted (default: yes, when the room's audio key is known).
+  void set_encrypt_audio(bool on) noexcept { encrypt_audio_ = on; }
+  [[nodiscard]] bool encrypts_audio() const noexcept { return encrypt_audio_ && has_audio_key_; }
+  [[nodiscard]] bool has_audio_key() const noexcept { return has_audio_key_; }
 
   // A fresh JOIN (new client nonce each call). Returns the datagram size.
   std::size_t make_join(std::span<std::uint8_t> out);
@@ -217,9 +231,14 @@ class ClientSession {
   // each). Returns the size.
   std::size_t make_audio(std::span<const float> ch1, std::span<const float> ch2,
                          std::uint64_t now_us, std::span<std::uint8_t> out);
-  // Seals an audio packet whose payload is already encoded at out[kHeaderSize...] (encode_audio
-  // with shape().format), for callers that encode straight from their audio ring.
+  // Seals an audio packet whose samples are already encoded at out[audio_offset()...]
+  // (encode_audio with shape().format), for callers that encode straight from their audio ring.
   std::size_t seal_audio_in_place(std::uint64_t now_us, std::span<std::uint8_t> out);
+  // Where seal_audio_in_place expects the samples: after the header, and after the room salt
+  // when the audio is encrypted.
+  [[nodiscard]] std::size_t audio_offset() const noexcept {
+    return kHeaderSize + (encrypts_audio() ? kRoomSaltSize : 0);
+  }
   std::size_t make_keepalive(std::uint64_t now_us, std::span<std::uint8_t> out);
   std::size_t make_leave(std::uint64_t now_us, std::span<std::uint8_t> out);
   // Forget the session (after leave, a notice, or a timeout); the next make_join starts over.
@@ -234,6 +253,7 @@ class ClientSession {
   void note_server_time(const Header& header, std::uint64_t now_us) noexcept;
   Event on_welcome(const PacketView& packet, std::uint64_t now_us);
   Event on_notice(const PacketView& packet, std::uint64_t now_us);
+  Event on_audio(PacketView& packet, std::uint64_t now_us);
   Event refuse(Reject reason) noexcept {
     last_reject_ = reason;
     return Event::rejected;
@@ -248,6 +268,11 @@ class ClientSession {
   crypto::Aead join_key_;
   crypto::Aead up_key_;
   crypto::Aead down_key_;
+  crypto::Aead audio_key_;
+  bool has_audio_key_ = false;
+  bool encrypt_audio_ = true;
+  RoomSalt audio_salt_{};  // drawn with every JOIN: room-key nonces never repeat
+  std::array<std::uint8_t, kMaxPayload> opened_{};  // the latest opened audio payload
   Nonce16 client_nonce_{};
   WelcomeBody welcome_{};
   bool admitted_ = false;
