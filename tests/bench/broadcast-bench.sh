@@ -72,19 +72,10 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jambox-bench.XXXXXX")
 server_pid=
 loadgen_pid=
-stop_process() {  # pid: SIGTERM, then SIGKILL if it does not go within 5 s
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source "$repo/tests/support/processes.sh"
 cleanup() {
-  [[ -n $loadgen_pid ]] && stop_process "$loadgen_pid"
-  [[ -n $server_pid ]] && stop_process "$server_pid"
+  [[ -n $loadgen_pid ]] && jambox_stop_process "$loadgen_pid"
+  [[ -n $server_pid ]] && jambox_stop_process "$server_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -153,7 +144,7 @@ loadgen_pid=
 ((rc == 0)) || die "jambox-loadgen failed (exit $rc); server log:
 $(tail -n 20 "$tmp/server.log")"
 
-stop_process "$server_pid"
+jambox_stop_process "$server_pid"
 server_pid=
 # The final stats file tells what the server saw.
 if [[ -s $stats ]]; then

@@ -32,10 +32,9 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jambox-control-bench.XXXXXX")
 pids=()
+source "$repo/tests/support/processes.sh"
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  jambox_stop_all
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -80,20 +80,9 @@ export JACK_NO_AUDIO_RESERVATION=1 JACK_NO_START_SERVER=1
 unset JACK_DEFAULT_SERVER
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jambox-e2e.XXXXXX")
 pids=()
-stop_process() {  # pid: SIGTERM, then SIGKILL if it does not go within 5 s
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source "$repo/tests/support/processes.sh"
 cleanup() {
-  local i
-  # Reverse start order: boxes and tools before their JACK servers.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_process "${pids[i]}"; done
+  jambox_stop_all  # boxes and tools before their JACK servers
   if [[ -n ${JAMBOX_KEEP_TEMP-} ]]; then
     echo "e2e-bench: kept $tmp" >&2
   else

@@ -33,10 +33,9 @@ done
 
 work=$(mktemp -d /tmp/jambox-jam.XXXXXX)
 pids=()
+source "$repo/tests/support/processes.sh"
 cleanup() {
-  local pid
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  jambox_stop_all  # newest first: the boxes leave their JACK servers before those stop
   rm -rf "$work"
 }
 trap cleanup EXIT
