@@ -1,7 +1,7 @@
 // jambox-control-bench: command -> ack round trips to one box over the broker, with the admin
 // client jamboxctl uses. Two modes, each printing one JSON line:
 //   --commands N          N ping commands one after another: acked, lost, RTT p50/p99 (ms)
-//   --until-answered S    pings every 100 ms until the box answers (at most S seconds):
+//   --until-answered S    pings every 25 ms until the box answers (at most S seconds):
 //                         how long that took (after a broker restart: the box's reconnect time)
 
 #include <jambox/control/admin.hpp>
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     while (Clock::now() < deadline && !answered) {
       ++attempts;
       answered =
-          client.command(player, "ping", nlohmann::json::object(), std::chrono::milliseconds(100))
+          client.command(player, "ping", nlohmann::json::object(), std::chrono::milliseconds(25))
               .has_value();
     }
     std::cout << nlohmann::json{{"answered", answered},
