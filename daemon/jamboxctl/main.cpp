@@ -20,6 +20,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace po = boost::program_options;
@@ -52,7 +53,8 @@ void usage(std::ostream& out, const po::options_description& options) {
          "Sends commands to jambox boxes and shows their status, over the MQTT broker.\n"
          "Values of --FIELD are JSON when they parse as JSON (numbers, true, false), else "
          "strings:\n  jamboxctl send 5f0c... set_master --gain_db -6\n"
-         "  jamboxctl send 5f0c... join_room --room band        (a room server admits the box)\n"
+         "  jamboxctl send 5f0c... join_room --room band        (a room server admits the box;\n"
+         "                                                    waits for the outcome, up to 35 s)\n"
          "  jamboxctl send 5f0c... join_room --server 192.0.2.10:7930 --room band --secret ...\n\n"
       << options
       << "\nExit status: 0 done, 1 refused by the box, 64 bad command line, 69 no broker or no "
@@ -99,6 +101,28 @@ std::string meter_bar(double dbfs) {
   const int width = static_cast<int>(std::max(0.0, std::min(40.0, (dbfs + 60.0) * 40.0 / 60.0)));
   return std::string(static_cast<std::size_t>(width), '#') +
          std::string(static_cast<std::size_t>(40 - width), ' ');
+}
+
+// join_room without a server: the box asks the room servers, and its ack only says so. Follow
+// the box's status until that request is answered (the box gives up after 30 s itself), so the
+// admin sees the outcome and the exit status tells it. Returns the final admission object, or
+// null when the box stopped answering.
+json follow_admission(control::AdminClient& client, const std::string& player,
+                      const std::string& request_id) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto status =
+        client.command(player, "get_status", json::object(), std::chrono::seconds(5));
+    if (!status || status->value("status", "") != "ok") return nullptr;
+    const json admission = (*status)["result"].value("admission", json());
+    if (admission.is_object() && admission.value("request_id", json()) == request_id &&
+        admission.value("state", json()) != "requested") {
+      return admission;
+    }
+    // Slow enough to stay far below the box's command rate limit for the whole 35 s.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -226,7 +250,34 @@ int main(int argc, char** argv) {
 
   if (verb == "send" || verb == "status") {
     const std::string type = verb == "send" ? words[2] : "get_status";
-    const auto ack = client.command(player, type, payload, timeout);
+    auto ack = client.command(player, type, payload, timeout);
+    bool admitted = true;
+    if (ack && type == "join_room" && ack->value("status", "") == "ok" &&
+        (*ack)["result"].value("admission", json()) == "requested" &&
+        (*ack)["result"].value("request_id", json()).is_string()) {
+      const std::string request_id = (*ack)["result"]["request_id"];
+      if (!as_json) std::cout << "asked the room servers (request " << request_id << ")\n";
+      json outcome = follow_admission(client, player, request_id);
+      if (outcome.is_null()) {
+        outcome = {{"state", "unknown"}, {"error", "the box stopped answering"}};
+      }
+      admitted = outcome.value("state", json()) == "admitted";
+      (*ack)["result"]["admission"] = outcome;
+      if (!as_json) {
+        if (admitted) {
+          std::cout << "admitted to room " << outcome.value("room", json("?")).dump() << "\n";
+        } else {
+          const auto text = [&](const char* key) {
+            const json v = outcome.value(key, json());
+            return v.is_string() ? v.get<std::string>() : std::string();
+          };
+          std::cout << "not admitted (" << text("state") << "): " << text("error_code") << ": "
+                    << text("error") << "\n";
+        }
+        client.disconnect();
+        leave(admitted ? 0 : kExitRefused);
+      }
+    }
     client.disconnect();
     if (!ack) {
       std::cerr << "jamboxctl: no answer from box " << player << " within "
@@ -239,7 +290,7 @@ int main(int argc, char** argv) {
     } else {
       print_ack(*ack, as_json);
     }
-    leave(ack->value("status", "") == "ok" ? 0 : kExitRefused);
+    leave(ack->value("status", "") == "ok" && admitted ? 0 : kExitRefused);
   }
 
   // watch: status as it comes, meters at 250 ms (renewed before the box's 10 s lease ends).

@@ -116,6 +116,13 @@ ctl=("$ctl_bin" --broker "ssl://127.0.0.1:$mqtt_port" --ca "$work/pki/ca.crt"
   --cert "$work/pki/jamboxctl.crt" --key "$work/pki/jamboxctl.key")
 for box in a b; do
   for _ in $(seq 30); do "${ctl[@]}" --timeout 1 send "box-$box" ping >/dev/null 2>&1 && break; done
+done
+say "jamboxctl send box-a join_room --room basement   (no server has that room: refused, exit 1)"
+if "${ctl[@]}" send box-a join_room --room basement | sed 's/^/   /'; [[ ${PIPESTATUS[0]} -ne 1 ]]; then
+  echo "jamboxctl did not report the refusal" >&2
+  exit 1
+fi
+for box in a b; do
   say "jamboxctl send box-$box join_room --room garage   (the box asks the room server for a ticket)"
   "${ctl[@]}" send "box-$box" join_room --room garage | sed 's/^/   /'
 done
@@ -124,8 +131,7 @@ for box in a b; do
     "${ctl[@]}" --json status "box-$box" 2>/dev/null | python3 -c '
 import json, sys
 s = json.load(sys.stdin)["result"]
-sys.exit(0 if s.get("admission", {}).get("state") == "admitted" and s["link"] == "joined" else 1)' &&
-      break
+sys.exit(0 if s["link"] == "joined" else 1)' && break
     sleep 0.1
   done
 done

@@ -114,8 +114,9 @@ struct ControlLink::Impl {
   // Admission by request: the room the admin asked for without a secret, the request in flight
   // and how the last one ended (for status).
   struct AdmissionState {
-    std::string room;        // wanted, "" when the box was told otherwise
-    std::string request_id;  // in flight, "" when none
+    std::string room;             // wanted, "" when the box was told otherwise
+    std::string request_id;       // in flight, "" when none
+    std::string last_request_id;  // the latest request, answered or not (status names it)
     Clock::time_point sent{};
     Clock::time_point retry_at{};
     bool retry = false;
@@ -525,6 +526,7 @@ struct ControlLink::Impl {
   void request_admission(const std::string& wanted) {
     admission.room = wanted;
     admission.request_id = control::make_uuid();
+    admission.last_request_id = admission.request_id;
     admission.sent = Clock::now();
     admission.retry = false;
     admission.state = "requested";
@@ -605,7 +607,7 @@ struct ControlLink::Impl {
     if (!admission.room.empty()) {
       s["admission"] = {{"room", admission.room},
                         {"state", admission.state},
-                        {"request_id", admission.request_id},
+                        {"request_id", admission.last_request_id},
                         {"error_code", admission.error_code},
                         {"error", admission.error}};
     }

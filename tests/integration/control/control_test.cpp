@@ -478,6 +478,8 @@ TEST_CASE("room admission over MQTT: jambox-broadcast hands boxes tickets, never
   REQUIRE(refused.is_object());
   CHECK(refused["admission"]["room"] == "nowhere");
   CHECK(refused["admission"]["error_code"] == "unknown_room");
+  // The status names the request it answers (jamboxctl follows it by that id).
+  CHECK(refused["admission"]["request_id"] == (*ack)["result"]["request_id"]);
   CHECK(refused["room"] == "band");
   CHECK(refused["link"] == "joined");
   admin.disconnect();
