@@ -178,10 +178,7 @@ struct Box::Impl {
       // one to get back in.
       if (!in_room() || config.room.ticket.expires_s == 0) return false;
       if (link.stats().state == LinkState::joined) return false;
-      const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-      return static_cast<std::uint64_t>(now_s) + 5 >= config.room.ticket.expires_s;
+      return wire::unix_seconds() + 5 >= config.room.ticket.expires_s;
     };
     h.leave_room = [this] {
       if (!in_room()) return false;

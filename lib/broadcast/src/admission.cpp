@@ -109,11 +109,7 @@ struct Admission::Impl {
       ++counters.ignored;
       return;
     }
-    const auto now_s =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count());
-    json response = answer_request(key, message.payload, lookup, config, now_s);
+    json response = answer_request(key, message.payload, lookup, config, wire::unix_seconds());
     if (response["request_id"].is_null()) response["request_id"] = request_id;
     if (response["success"] == true) {
       ++counters.admitted;

@@ -141,12 +141,6 @@ struct DirectoryEntry {
   std::string secret;  // tickets' secrets derive from it
 };
 
-[[nodiscard]] std::uint64_t unix_seconds() noexcept {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 }  // namespace
 
 struct RoomShard::Impl {
@@ -474,7 +468,7 @@ struct RoomShard::Impl {
     if (request.body.ticket.expires_s != 0) {
       // Admission by ticket (managed mode): its secret derives from the room's, so any server
       // of the room checks it without having seen it issued.
-      const std::uint64_t now_s = unix_seconds();
+      const std::uint64_t now_s = wire::unix_seconds();
       if (now_s > request.body.ticket.expires_s) {
         reject(wire::Reject::ticket_expired);
         return;

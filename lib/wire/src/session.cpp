@@ -2,6 +2,7 @@
 #include <jambox/wire/session.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -93,6 +94,12 @@ std::uint32_t saturate_u32(std::uint64_t v) noexcept {
 
 // ---------------------------------------------------------------------------------------------
 // Names and keys
+
+std::uint64_t unix_seconds() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
 
 bool valid_room_name(std::string_view name) noexcept {
   return !name.empty() && name.size() <= kMaxRoomName &&

@@ -78,6 +78,8 @@ inline constexpr std::size_t kTicketSecretLength = 64;  // hex of 32 bytes
 // The longest a ticket may admit; a JOIN whose ticket expires later than this from now is forged
 // (refused before any key derivation, so a flood of them costs little).
 inline constexpr std::uint64_t kMaxTicketLifetimeS = 3600;
+// The wall clock in Unix seconds, the unit of ticket expiry.
+[[nodiscard]] std::uint64_t unix_seconds() noexcept;
 struct Ticket {
   Nonce16 nonce{};
   std::uint64_t expires_s = 0;  // Unix seconds; 0: no ticket (the room's secret)
