@@ -140,6 +140,16 @@ TEST_CASE("configuration errors name the file, line and key", "[box][config]") {
                                       "g"),
                     ConfigError);
   }
+  SECTION("encrypt_audio not a boolean") {
+    try {
+      static_cast<void>(box::parse_config(kRoom + "encrypt_audio = \"yes\"\n", "i.conf"));
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.key() == "room.encrypt_audio");
+      CHECK(e.line() == 5);
+      CHECK(std::string(e.what()).find("true or false") != std::string::npos);
+    }
+  }
   SECTION("capture needs two names") {
     CHECK_THROWS_AS(box::parse_config("[audio]\ncapture = [\"a:b\"]\n" + kRoom, "h"), ConfigError);
   }
