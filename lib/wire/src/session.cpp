@@ -352,26 +352,29 @@ crypto::Key checked_join_key(std::string_view room, std::string_view secret, Aud
 }  // namespace
 
 ClientSession::ClientSession(std::string_view room, std::string_view secret, AudioShape shape)
-    : shape_(shape),
-      join_key_(checked_join_key(room, secret, shape, std::tuple_size_v<decltype(secret_)>)),
-      up_key_(crypto::Key{}),
-      down_key_(crypto::Key{}),
-      audio_key_(derive_room_audio_key(room, secret)),
-      has_audio_key_(true) {
-  (void)room_.assign(room);  // validated above
-  std::copy(secret.begin(), secret.end(), secret_.begin());
-  secret_len_ = secret.size();
-}
+    : ClientSession(room, secret, shape, nullptr) {}
 
 ClientSession::ClientSession(std::string_view room, std::string_view ticket_secret,
                              const Ticket& ticket, AudioShape shape,
                              const std::optional<crypto::Key>& audio_key)
-    : ClientSession(room, ticket_secret, shape) {
+    : ClientSession(room, ticket_secret, shape, &audio_key) {
   if (ticket.expires_s == 0) throw std::invalid_argument("a ticket needs its expiry");
   ticket_ = ticket;
-  // The ticket's secret is not the room's: its derivation would be a key nobody else has.
-  has_audio_key_ = audio_key.has_value();
-  audio_key_.rekey(audio_key.value_or(crypto::Key{}));
+}
+
+ClientSession::ClientSession(std::string_view room, std::string_view secret, AudioShape shape,
+                             const std::optional<crypto::Key>* issued_audio_key)
+    : shape_(shape),
+      join_key_(checked_join_key(room, secret, shape, std::tuple_size_v<decltype(secret_)>)),
+      up_key_(crypto::Key{}),
+      down_key_(crypto::Key{}),
+      // A ticket's secret is not the room's: a key derived from it would be nobody else's.
+      audio_key_(issued_audio_key != nullptr ? issued_audio_key->value_or(crypto::Key{})
+                                             : derive_room_audio_key(room, secret)),
+      has_audio_key_(issued_audio_key == nullptr || issued_audio_key->has_value()) {
+  (void)room_.assign(room);  // validated above
+  std::copy(secret.begin(), secret.end(), secret_.begin());
+  secret_len_ = secret.size();
 }
 
 void ClientSession::reset() noexcept {

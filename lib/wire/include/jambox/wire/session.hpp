@@ -250,6 +250,10 @@ class ClientSession {
   [[nodiscard]] const AudioShape& shape() const noexcept { return shape_; }
 
  private:
+  // issued_audio_key: nullptr in standalone mode (the key derives from the room's secret), else
+  // what the room server issued with the ticket.
+  ClientSession(std::string_view room, std::string_view secret, AudioShape shape,
+                const std::optional<crypto::Key>* issued_audio_key);
   std::size_t seal_session_packet(Header header, std::uint64_t now_us, std::span<std::uint8_t> out);
   void note_echo(const Header& header, std::uint64_t now_us) noexcept;
   void note_server_time(const Header& header, std::uint64_t now_us) noexcept;
