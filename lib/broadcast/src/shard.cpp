@@ -484,6 +484,7 @@ struct RoomShard::Impl {
         reject(wire::Reject::bad_tag);
         return;
       }
+      std::copy(ticket_secret.begin(), ticket_secret.end(), request.ticket_secret.begin());
     } else if (!wire::verify(packet, *entry->join_key)) {
       reject(wire::Reject::bad_tag);
       return;
@@ -510,12 +511,12 @@ struct RoomShard::Impl {
       return;
     }
     ++room->joins;
-    // A ticket's JOIN is answered and keyed with the ticket's secret, not the room's.
-    std::string ticket_secret;
+    // A ticket's JOIN is answered and keyed with the ticket's secret, not the room's (derived
+    // when the JOIN was authenticated, for the same room generation).
+    const std::string_view ticket_secret(request.ticket_secret.data(),
+                                         request.ticket_secret.size());
     std::optional<crypto::Aead> ticket_key;
     if (request.body.ticket.expires_s != 0) {
-      ticket_secret =
-          wire::derive_ticket_secret(room->name.view(), room->secret, request.body.ticket);
       ticket_key.emplace(wire::derive_join_key(room->name.view(), ticket_secret));
     }
     crypto::Aead& key = ticket_key ? *ticket_key : room->join_key;

@@ -14,6 +14,7 @@
 #include <jambox/net/endpoint.hpp>
 #include <jambox/wire/session.hpp>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -40,6 +41,8 @@ struct JoinRequest {
   std::uint64_t box_time_us = 0;  // the JOIN's time_us, echoed in the WELCOME
   std::uint64_t arrival_us = 0;
   std::uint64_t generation = 0;  // of the room instance the JOIN was authenticated for
+  // A ticket's JOIN: the ticket's secret it was authenticated with (derived once, at receipt).
+  std::array<char, wire::kTicketSecretLength> ticket_secret{};
 };
 
 // Hands a JOIN to another shard (the server posts it to that shard's thread).
