@@ -2,6 +2,7 @@
 #include <jambox/audio/engine.hpp>
 #include <jambox/audio/jitter_buffer.hpp>
 #include <jambox/audio/meter.hpp>
+#include <jambox/audio/meter_window.hpp>
 #include <jambox/audio/metronome.hpp>
 #include <jambox/audio/seqlock.hpp>
 
@@ -54,6 +55,7 @@ struct Engine::Impl {
   OutboundQueue outbound;
   CommandQueue commands;
   Seqlock<Snapshot> published;
+  MeterHistory meter_history;
 
   std::array<Remote, kMaxRemotes> remotes;
   Metronome metronome;
@@ -83,8 +85,13 @@ struct Engine::Impl {
   std::uint32_t since_publish = 0;
   std::uint64_t timeout_frames = 0;
   Snapshot snap;
+  MeterPublication meter_publication;
+  // Meter sums of remotes released since the last publication, by the slot they had, so the
+  // meter history still gets their last few milliseconds.
+  std::array<RemoteSum, kMaxRemotes> departed{};
 
-  explicit Impl(const EngineConfig& c) : cfg(c), jitter(c.jitter) {
+  explicit Impl(const EngineConfig& c)
+      : cfg(c), jitter(c.jitter), meter_history(MeterHistory::capacity_for(c.publish_frames)) {
     for (Remote& r : remotes) r.buffer = std::make_unique<JitterBuffer>(jitter);
     timeout_frames = static_cast<std::uint64_t>(cfg.remote_timeout_ms) * kSampleRate / 1000;
     out_packet.frames = cfg.packet_frames;
@@ -101,10 +108,26 @@ struct Engine::Impl {
     return nullptr;
   }
 
+  // A free slot, preferring one whose departed remote's sums are not published yet.
+  Remote* free_slot() {
+    Remote* fallback = nullptr;
+    for (std::size_t i = 0; i < kMaxRemotes; ++i) {
+      if (remotes[i].active) continue;
+      if (!departed[i].present) return &remotes[i];
+      if (fallback == nullptr) fallback = &remotes[i];
+    }
+    if (fallback != nullptr) departed[slot_of(*fallback)] = RemoteSum{};
+    return fallback;
+  }
+
+  std::size_t slot_of(const Remote& r) const {
+    return static_cast<std::size_t>(&r - remotes.data());
+  }
+
   Remote* find_or_join(std::uint32_t session) {
     if (Remote* r = find(session)) return r;
-    for (Remote& r : remotes) {
-      if (r.active) continue;
+    if (Remote* slot = free_slot()) {
+      Remote& r = *slot;
       r.active = true;
       r.leaving = false;
       r.session_id = session;
@@ -129,7 +152,7 @@ struct Engine::Impl {
     r.active = false;
     r.leaving = false;
     r.buffer->reset();
-    (void)r.meter.take();
+    departed[slot_of(r)] = RemoteSum{true, r.session_id, r.meter.take_sum()};
     ++snap.engine.remotes_released;
   }
 
@@ -263,25 +286,37 @@ struct Engine::Impl {
   void publish() {
     snap.sequence++;
     snap.engine.frames = frame;
-    for (std::size_t i = 0; i < kInputs; ++i) snap.inputs[i] = input_meters[i].take();
-    for (std::size_t i = 0; i < kOutputs; ++i) snap.master[i] = master_meters[i].take();
+    MeterPublication& mp = meter_publication;
+    for (std::size_t i = 0; i < kInputs; ++i) {
+      mp.inputs[i] = input_meters[i].take_sum();
+      snap.inputs[i] = mp.inputs[i].level();
+    }
+    for (std::size_t i = 0; i < kOutputs; ++i) {
+      mp.master[i] = master_meters[i].take_sum();
+      snap.master[i] = mp.master[i].level();
+    }
     for (std::size_t i = 0; i < kMaxRemotes; ++i) {
       Remote& r = remotes[i];
       RemoteStats& st = snap.remotes[i];
       st.active = r.active;
       if (!r.active) {
         st = RemoteStats{};
+        mp.remotes[i] = departed[i];
+        departed[i] = RemoteSum{};
         continue;
       }
+      // No departed sums to publish here: free_slot() cleared them before reusing the slot.
       st.session_id = r.session_id;
       st.gain_db = r.gain_db;
       st.pan = r.pan;
       st.muted = r.muted;
-      st.level = r.meter.take();
+      mp.remotes[i] = RemoteSum{true, r.session_id, r.meter.take_sum()};
+      st.level = mp.remotes[i].sum.level();
       st.jitter = r.buffer->stats();
     }
     snap.metronome_on_room_clock = metronome.following_room_clock(frame);
     published.store(snap);
+    meter_history.push(mp);
   }
 };
 
@@ -303,6 +338,9 @@ bool Engine::post(const Command& command) noexcept {
 }
 Snapshot Engine::snapshot() const noexcept {
   return impl_->published.load();
+}
+MeterWindow Engine::take_meter_window() noexcept {
+  return impl_->meter_history.take();
 }
 const EngineConfig& Engine::config() const noexcept {
   return impl_->cfg;

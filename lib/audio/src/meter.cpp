@@ -6,8 +6,17 @@
 
 namespace jambox::audio {
 
+Level MeterSum::level() const noexcept {
+  Level level;
+  if (count > 0) {
+    level.peak_dbfs = amplitude_to_dbfs(peak);
+    level.rms_dbfs = power_to_dbfs(sum_squares / static_cast<double>(count));
+  }
+  return level;
+}
+
 void Meter::add(const float* x, std::size_t n) noexcept {
-  float peak = peak_;
+  float peak = sum_.peak;
   // Accumulate in float per block (at most a period), then in double across blocks: precise
   // enough for a meter and cheap on the audio thread.
   float block = 0.0F;
@@ -16,21 +25,15 @@ void Meter::add(const float* x, std::size_t n) noexcept {
     peak = std::max(peak, std::fabs(v));
     block += v * v;
   }
-  peak_ = peak;
-  sum_squares_ += static_cast<double>(block);
-  count_ += n;
+  sum_.peak = peak;
+  sum_.sum_squares += static_cast<double>(block);
+  sum_.count += n;
 }
 
-Level Meter::take() noexcept {
-  Level level;
-  if (count_ > 0) {
-    level.peak_dbfs = amplitude_to_dbfs(peak_);
-    level.rms_dbfs = power_to_dbfs(sum_squares_ / static_cast<double>(count_));
-  }
-  peak_ = 0.0F;
-  sum_squares_ = 0.0;
-  count_ = 0;
-  return level;
+MeterSum Meter::take_sum() noexcept {
+  const MeterSum taken = sum_;
+  sum_ = MeterSum{};
+  return taken;
 }
 
 }  // namespace jambox::audio

@@ -1,12 +1,16 @@
 // Proof of the real-time rule: process() never touches the heap. A counting global operator
 // new/delete (per thread) watches the audio thread while the engine runs 100,000 periods of 64
 // frames with remotes joining, leaving, losing, duplicating and reordering packets, stream
-// resyncs, malformed slots, a full room, control commands and snapshot readers.
+// resyncs, malformed slots, a full room, control commands, snapshot readers and a meter reader
+// that now and then stays away long enough for the meter history to overflow.
+#include <jambox/audio/dsp.hpp>
 #include <jambox/audio/engine.hpp>
+#include <jambox/audio/meter_window.hpp>
 #include <jambox/wire/packet.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -174,6 +178,29 @@ TEST_CASE("process() never allocates: 100,000 periods of churn", "[audio][rt]") 
   std::uint64_t commands = 0;
   OutboundPacket out;
 
+  // The meter reader takes a window every 100 periods for 10,000 periods, then stays away for
+  // 10,000: far longer than the history holds, so the audio thread keeps overwriting a full ring.
+  const std::uint64_t history_periods =
+      MeterHistory::capacity_for(cfg.publish_frames) * cfg.publish_frames / kFrames;
+  REQUIRE(history_periods < 10000);
+  std::uint64_t meter_publications = 0;
+  std::uint64_t meter_dropped = 0;
+  std::uint64_t meter_windows_with_remotes = 0;
+  std::uint64_t reader_allocations = 0;
+  float input_peak_dbfs = kSilenceDbfs;
+  auto take_window = [&] {
+    const std::uint64_t before = t_allocations;
+    const MeterWindow w = engine.take_meter_window();
+    reader_allocations += t_allocations - before;
+    meter_publications += w.publications;
+    meter_dropped += w.dropped;
+    input_peak_dbfs = std::max(input_peak_dbfs, w.inputs[0].peak_dbfs);
+    meter_windows_with_remotes += std::any_of(w.remotes.begin(), w.remotes.end(),
+                                              [](const RemoteLevel& r) { return r.active; })
+                                      ? 1U
+                                      : 0U;
+  };
+
   auto make = [&](Seat& s, std::uint32_t seq) {
     InboundPacket p;
     p.session_id = s.session;
@@ -297,6 +324,8 @@ TEST_CASE("process() never allocates: 100,000 periods of churn", "[audio][rt]") 
       }
       std::this_thread::yield();
     }
+    const std::uint64_t phase = p % 20000;
+    if (phase < 10000 ? p % 100 == 99 : phase == 19999) take_window();
     if (p % 1000 == 999) {
       const Snapshot snap = engine.snapshot();
       for (const RemoteStats& rs : snap.remotes) {
@@ -310,6 +339,7 @@ TEST_CASE("process() never allocates: 100,000 periods of churn", "[audio][rt]") 
   audio.join();
   while (engine.outbound().pop(out)) {
   }
+  take_window();
 
   // The proof.
   CHECK(audio_allocations.load() == 0);
@@ -329,4 +359,15 @@ TEST_CASE("process() never allocates: 100,000 periods of churn", "[audio][rt]") 
   CHECK(max_late > 0);
   CHECK(max_resyncs > 0);
   CHECK(sent > 100000);
+
+  // The meter history overflowed, every publication was either folded into a window or counted
+  // as lost, and taking windows did not allocate either.
+  CHECK(meter_dropped > 0);
+  CHECK(meter_publications + meter_dropped == snap.sequence);
+  CHECK(meter_windows_with_remotes > 0);
+  CHECK(reader_allocations == 0);
+  float peak = 0.0F;
+  for (std::uint32_t i = 0; i < kFrames; ++i)
+    peak = std::max(peak, std::fabs(0.5F * std::sin(0.05F * static_cast<float>(i))));
+  CHECK(input_peak_dbfs == Approx(amplitude_to_dbfs(peak)).margin(0.01));
 }

@@ -9,10 +9,13 @@
 //    from outbound() (lock-free SPSC rings); process() reports when it queued packets so the
 //    caller can wake the network loop with a bounded non-blocking call (an eventfd write);
 //  - one control thread posts Commands (an SPSC ring too);
-//  - any thread may read snapshot(): meters and statistics, republished every few milliseconds.
+//  - any thread may read snapshot(): meters and statistics, republished every few milliseconds;
+//  - one thread may take meter windows: the levels over everything published since its
+//    previous take (at least the last 2.5 s of publications are kept).
 
 #include <jambox/audio/commands.hpp>
 #include <jambox/audio/config.hpp>
+#include <jambox/audio/meter_window.hpp>
 #include <jambox/audio/queues.hpp>
 #include <jambox/audio/snapshot.hpp>
 
@@ -51,6 +54,14 @@ class Engine {
 
   // Any thread; never blocks the audio thread.
   [[nodiscard]] Snapshot snapshot() const noexcept;
+
+  // One non-real-time thread only (a single meter reader): the largest peak and the exact RMS of
+  // every publication since the previous call, per input, master channel and remote (by session
+  // id). publications == 0 (and silence) when nothing was published in between. When the calls
+  // are further apart than the kept history, the oldest publications are lost and counted in
+  // `dropped`. Never blocks the audio thread and never allocates.
+  [[nodiscard]] MeterWindow take_meter_window() noexcept;
+
   [[nodiscard]] const EngineConfig& config() const noexcept;
 
  private:
