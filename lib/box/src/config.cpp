@@ -1,6 +1,7 @@
 #include <jambox/box/config.hpp>
 #include <jambox/config/config.hpp>
 #include <jambox/control/topics.hpp>
+#include <jambox/net/host_port.hpp>
 #include <jambox/wire/session.hpp>
 
 #include <sys/stat.h>
@@ -47,6 +48,12 @@ std::string read_secret_file(const config::Section& room, const std::string& pat
 
 void read_room(const config::Section& room, BoxConfig& c) {
   c.room.server = room.require_string("server");
+  // Checked here, not when the link resolves it: --check-config refuses what start-up and a
+  // reload would refuse, and a reload with a bad address never leaves the current room. An empty
+  // server is refused too: a box that is given a [room] must be able to reach it.
+  net::HostPort server;
+  std::string problem;
+  if (!net::parse_host_port(c.room.server, server, problem)) room.fail("server", problem);
   c.room.name = room.require_string("name");
   if (!wire::valid_room_name(c.room.name)) {
     room.fail("name", "1 to 32 characters of A-Z a-z 0-9 . _ -");

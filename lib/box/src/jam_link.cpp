@@ -1,6 +1,7 @@
 #include <jambox/box/jam_link.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/net/endpoint.hpp>
+#include <jambox/net/host_port.hpp>
 #include <jambox/net/udp_socket.hpp>
 
 #include <boost/asio/ip/udp.hpp>
@@ -51,16 +52,27 @@ std::uint64_t us(milliseconds ms) noexcept {
   return static_cast<std::uint64_t>(ms.count()) * 1000U;
 }
 
-// Splits "host:port" / "[v6]:port" for the resolver.
-bool split_host_port(std::string_view text, std::string& host, std::string& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) return false;
-  host = std::string(text.substr(0, colon));
-  port = std::string(text.substr(colon + 1));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
+// The configured server, or std::invalid_argument naming it and the accepted form.
+net::HostPort checked_server(const std::string& server) {
+  net::HostPort target;
+  std::string error;
+  if (!net::parse_host_port(server, target, error)) {
+    throw std::invalid_argument("server " + error);
   }
-  return std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return target;
+}
+
+// The session for `config`'s room; none without a room (a managed box before its first
+// join_room). Throws std::invalid_argument for a room name or secret the wire refuses.
+std::unique_ptr<wire::ClientSession> session_for(const JamLinkConfig& config) {
+  if (config.room.empty()) return nullptr;
+  auto session =
+      config.ticket.expires_s != 0
+          ? std::make_unique<wire::ClientSession>(config.room, config.secret, config.ticket,
+                                                  config.shape, config.audio_key)
+          : std::make_unique<wire::ClientSession>(config.room, config.secret, config.shape);
+  session->set_encrypt_audio(config.encrypt_audio);
+  return session;
 }
 
 }  // namespace
@@ -97,26 +109,16 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
     wake_descriptor.assign(fd);
     wake_fd = fd;
-    make_session();
-  }
-
-  // No room (a managed box before its first join_room): no session, and start() does nothing.
-  void make_session() {
-    if (config.room.empty()) {
-      session.reset();
-      return;
-    }
-    session = config.ticket.expires_s != 0
-                  ? std::make_unique<wire::ClientSession>(config.room, config.secret, config.ticket,
-                                                          config.shape, config.audio_key)
-                  : std::make_unique<wire::ClientSession>(config.room, config.secret, config.shape);
-    session->set_encrypt_audio(config.encrypt_audio);
+    session = session_for(config);
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
 
+  // No room (a managed box before its first join_room): no session, and start() does nothing.
   void start() {
     if (!session) return;
+    // Checked before anything changes: a malformed address leaves the link as it was.
+    target = checked_server(config.server);
     stopped = false;
     if (!loops_armed) {
       loops_armed = true;
@@ -126,24 +128,17 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     resolve();
   }
 
+  // `target` was checked by start(): nothing here can refuse it.
   void resolve() {
     state = LinkState::resolving;
-    Endpoint ep;
-    std::string error;
-    if (parse_endpoint(config.server, ep, error)) {
-      on_resolved(ep);
+    // A lookup still under way for an earlier server must not land after this one.
+    const unsigned generation = ++resolve_generation;
+    if (target.numeric) {
+      on_resolved(parse_endpoint(net::to_string(target)));
       return;
     }
-    std::string host;
-    std::string port;
-    if (!split_host_port(config.server, host, port)) {
-      throw std::invalid_argument("server '" + config.server +
-                                  "': expected HOST:PORT, e.g. jam.example.org:7930 or "
-                                  "192.0.2.1:7930");
-    }
-    const unsigned generation = ++resolve_generation;
     resolver.async_resolve(
-        host, port,
+        target.host, std::to_string(target.port),
         [self = shared_from_this(), generation](const boost::system::error_code& ec,
                                                 const asio::ip::udp::resolver::results_type& r) {
           if (self->stopped || generation != self->resolve_generation) return;
@@ -223,9 +218,19 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void reconfigure(JamLinkConfig c) {
+    // Everything that can refuse the new room is checked before the current one is left, so a
+    // refused join_room or reload keeps the box where it is.
+    if (!c.room.empty()) static_cast<void>(checked_server(c.server));
+    std::unique_ptr<wire::ClientSession> next = session_for(c);
+    if (!next) {
+      leave();  // no room to go to
+      config = std::move(c);
+      session.reset();
+      return;
+    }
     send_leave();
     config = std::move(c);
-    make_session();
+    session = std::move(next);
     backoff = milliseconds{0};
     stats.last_problem.clear();
     start();
@@ -502,6 +507,7 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
   asio::steady_timer timer;
   ReceiveBatch receive_batch;
   SendBatch send_batch;
+  net::HostPort target;  // config.server, parsed by start()
   Endpoint server_ep;
   LinkState state = LinkState::stopped;
   LinkStats stats;

@@ -1,6 +1,7 @@
 #include <jambox/broadcast/config.hpp>
 #include <jambox/control/identity.hpp>
 #include <jambox/control/topics.hpp>
+#include <jambox/net/host_port.hpp>
 #include <jambox/wire/session.hpp>
 
 #include <fmt/format.h>
@@ -125,33 +126,6 @@ RoomConfig load_room(const config::Document& document, const config::Section& ro
   return out;
 }
 
-// HOST, HOST:PORT, [V6] or [V6]:PORT; a bare IPv6 address is ambiguous and refused.
-bool valid_public_endpoint(std::string_view e) {
-  if (e.empty() || e.size() > 255) return false;
-  std::string_view port;
-  if (e.front() == '[') {
-    const auto close = e.find(']');
-    if (close == std::string_view::npos || close == 1) return false;
-    if (close + 1 < e.size()) {
-      if (e[close + 1] != ':') return false;
-      port = e.substr(close + 2);
-      if (port.empty()) return false;
-    }
-  } else {
-    const auto colon = e.find(':');
-    if (colon == 0 ||
-        (colon != std::string_view::npos && e.find(':', colon + 1) != std::string_view::npos))
-      return false;
-    if (colon != std::string_view::npos) {
-      port = e.substr(colon + 1);
-      if (port.empty()) return false;
-    }
-  }
-  return port.empty() ||
-         (port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos &&
-          std::stoul(std::string(port)) >= 1 && std::stoul(std::string(port)) <= 65535);
-}
-
 void read_admission(const config::Section& mqtt, AdmissionConfig& a,
                     std::vector<std::string>* warnings) {
   a.enabled = mqtt.get_bool("enabled", false);
@@ -170,10 +144,14 @@ void read_admission(const config::Section& mqtt, AdmissionConfig& a,
   a.tls.cert = mqtt.get_string("cert_file", a.tls.cert.string());
   a.tls.key = mqtt.get_string("key_file", a.tls.key.string());
   a.public_endpoint = mqtt.require_string("public_endpoint");
-  if (!valid_public_endpoint(a.public_endpoint)) {
+  // The boxes read it with the same parser as their [room] server, so what passes here is what
+  // they accept; without a port, the service appends the one it listens on.
+  net::HostPort endpoint;
+  if (!net::parse_host_port(a.public_endpoint, endpoint, problem, net::PortRule::optional)) {
     mqtt.fail("public_endpoint",
-              "expected HOST or HOST:PORT as the boxes reach this server (\"jam.example.org\", "
-              "\"192.0.2.10:7930\", \"[2001:db8::10]:7930\"); without a port, the bound one");
+              problem +
+                  " (the address the boxes reach this server at; without a port, the one it "
+                  "listens on)");
   }
   a.ticket_lifetime_s = get_u32(mqtt, "ticket_lifetime_s", 60, 10,
                                 static_cast<std::int64_t>(wire::kMaxTicketLifetimeS));

@@ -3,6 +3,7 @@
 #include <jambox/broadcast/service.hpp>
 #include <jambox/config/config.hpp>
 #include <jambox/log/log.hpp>
+#include <jambox/net/host_port.hpp>
 #include <jambox/system/notify.hpp>
 #include <jambox/version.hpp>
 
@@ -229,9 +230,14 @@ struct Service::Impl {
     if (cfg.mqtt.enabled) {
       // Room sizes from the latest stats tick: advisory, the JOIN itself is checked again.
       AdmissionConfig admission_config = cfg.mqtt;
-      const std::string& e = admission_config.public_endpoint;
-      if (e.back() == ']' || e.find(':') == std::string::npos) {
-        admission_config.public_endpoint += ":" + std::to_string(server.local_endpoint().port());
+      // Checked by the configuration; a port only when it gave none.
+      net::HostPort endpoint;
+      std::string problem;
+      if (net::parse_host_port(admission_config.public_endpoint, endpoint, problem,
+                               net::PortRule::optional) &&
+          endpoint.port == 0) {
+        endpoint.port = server.local_endpoint().port();
+        admission_config.public_endpoint = net::to_string(endpoint);
       }
       admission = std::make_unique<Admission>(io, std::move(admission_config),
                                               [this](std::string_view name) {

@@ -1,9 +1,8 @@
+#include "address_rules.hpp"
 #include <jambox/net/endpoint.hpp>
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/system/error_code.hpp>
 
-#include <charconv>
 #include <stdexcept>
 
 namespace jambox::net {
@@ -13,22 +12,11 @@ constexpr std::string_view kExpected =
     "expected ADDRESS:PORT with a numeric address, e.g. 0.0.0.0:7930, [::]:7930 or [::1]:7930";
 
 bool fail(std::string& error, std::string_view text, std::string_view problem) {
-  error = "'";
-  error.append(text);
-  error.append("': ");
+  error = "'" + detail::quoted(text) + "': ";
   error.append(problem);
   error.append("; ");
   error.append(kExpected);
   return false;
-}
-
-bool parse_port(std::string_view digits, unsigned short& port) {
-  if (digits.empty() || digits.size() > 5) return false;
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc{} || end != digits.data() + digits.size() || value > 65535) return false;
-  port = static_cast<unsigned short>(value);
-  return true;
 }
 
 }  // namespace
@@ -56,19 +44,24 @@ bool parse_endpoint(std::string_view text, Endpoint& out, std::string& error) {
     }
   }
   if (host.empty()) return fail(error, text, "missing address before the port");
-  unsigned short port = 0;
-  if (!parse_port(port_text, port)) {
-    return fail(error, text, "the port must be a number from 0 to 65535");
+  // Port 0 is allowed here: a listen address may ask the kernel for any free port.
+  unsigned port = 0;
+  if (!detail::parse_port_digits(port_text, port)) {
+    return fail(error, text, "the port must be a number from 0 to 65535 (no leading zeros)");
   }
-  boost::system::error_code ec;
+  const auto port16 = static_cast<unsigned short>(port);
   if (bracketed) {
-    const auto v6 = boost::asio::ip::make_address_v6(std::string(host), ec);
-    if (ec) return fail(error, text, "not a numeric IPv6 address");
-    out = Endpoint(v6, port);
+    boost::asio::ip::address_v6 v6;
+    if (!detail::parse_ipv6(host, v6)) return fail(error, text, "not a numeric IPv6 address");
+    out = Endpoint(v6, port16);
   } else {
-    const auto v4 = boost::asio::ip::make_address_v4(std::string(host), ec);
-    if (ec) return fail(error, text, "not a numeric IPv4 address (host names are not accepted)");
-    out = Endpoint(v4, port);
+    if (!detail::valid_ipv4(host)) {
+      return fail(error, text,
+                  detail::ipv4_shaped(host)
+                      ? "not a numeric IPv4 address (four numbers 0 to 255 without leading zeros)"
+                      : "not a numeric IPv4 address (host names are not accepted)");
+    }
+    out = Endpoint(boost::asio::ip::make_address_v4(std::string(host)), port16);
   }
   return true;
 }

@@ -3,6 +3,7 @@
 #include "histogram.hpp"
 #include "junk.hpp"
 #include <jambox/crypto/crypto.hpp>
+#include <jambox/net/host_port.hpp>
 #include <jambox/system/process.hpp>
 #include <jambox/wire/packet.hpp>
 #include <jambox/wire/session.hpp>
@@ -128,20 +129,16 @@ struct ServerAddress {
 };
 
 ServerAddress resolve(const std::string& text, bool ipv6) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    throw SetupError("--server expects HOST:PORT, got '" + text + "'");
-  }
-  std::string host = text.substr(0, colon);
-  const std::string port = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  // The boxes' own parser: --server accepts what [room] server accepts.
+  net::HostPort target;
+  std::string error;
+  if (!net::parse_host_port(text, target, error)) throw SetupError("--server " + error);
+  const std::string port = std::to_string(target.port);
   addrinfo hints{};
   hints.ai_family = ipv6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* found = nullptr;
-  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+  if (const int rc = ::getaddrinfo(target.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
     throw SetupError("cannot resolve --server " + text + ": " + ::gai_strerror(rc));
   }
   ServerAddress address;

@@ -258,6 +258,19 @@ TEST_CASE("jamboxd command line: --check-config, --set, --help, --version", "[bo
   CHECK(
       run({"--check-config", "--config", good.string(), "--set", "room.name=bad name"}, "check-set")
           .first == 78);
+  // A server address start-up would refuse is refused here too, naming file, line and key.
+  int n = 0;
+  for (const char* server : {"nonsense", "host:", ":7930", "256.1.1.1:99999", ""}) {
+    CAPTURE(server);
+    const std::string name = "server" + std::to_string(++n);
+    const auto file = dir.write_file(name + ".conf",
+                                     box_config("boxA", "nojack", server, "0123456789abcdef0123"));
+    const auto [code, text] = run({"--check-config", "--config", file.string()}, "check-" + name);
+    CAPTURE(text);
+    CHECK(code == 78);
+    CHECK(text.find(name + ".conf:8: room.server: '" + server + "': ") != std::string::npos);
+    CHECK(text.find("expected HOST:PORT") != std::string::npos);
+  }
   // A configuration error also stops the daemon itself with 78, before touching JACK.
   CHECK(run({"--config", bad.string()}, "run-bad").first == 78);
   CHECK(run({"--help"}, "help").second.find("--check-config") != std::string::npos);

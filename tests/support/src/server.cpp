@@ -1,10 +1,14 @@
 #include <jambox/crypto/crypto.hpp>
+#include <jambox/net/endpoint.hpp>
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/server.hpp>
 #include <jambox/test/stats.hpp>
 #include <jambox/test/temp_dir.hpp>
 
+#include <boost/asio/ip/address.hpp>
+
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -17,13 +21,20 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kStartTimeout{15000};
 
-// The address a client uses to reach a server listening on `listen` (wildcards -> loopback).
+// The address a client uses to reach a server listening on `listen` (wildcards -> loopback),
+// read with the server's own parser.
 Endpoint client_endpoint(const std::string& listen, std::uint16_t port) {
-  const auto colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host == "0.0.0.0" || host == "*") host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
-  return Endpoint::parse(host + ":" + std::to_string(port));
+  net::Endpoint target = net::parse_endpoint(listen);
+  if (target.address().is_unspecified()) {
+    target.address(target.address().is_v6()
+                       ? boost::asio::ip::address(boost::asio::ip::address_v6::loopback())
+                       : boost::asio::ip::address(boost::asio::ip::address_v4::loopback()));
+  }
+  target.port(port);
+  Endpoint endpoint;
+  std::memcpy(&endpoint.storage, target.data(), target.size());
+  endpoint.length = static_cast<socklen_t>(target.size());
+  return endpoint;
 }
 
 std::string listen_of(const std::string& config_text) {

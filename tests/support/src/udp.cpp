@@ -1,3 +1,4 @@
+#include <jambox/net/endpoint.hpp>
 #include <jambox/test/udp.hpp>
 
 #include <arpa/inet.h>
@@ -21,44 +22,13 @@ namespace {
 
 }  // namespace
 
+// The daemons' own parser (numeric addresses, port 0..65535), so a test address means what it
+// would mean in a configuration file.
 Endpoint Endpoint::parse(std::string_view text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 >= text.size()) {
-    throw std::invalid_argument("expected ADDRESS:PORT, got '" + std::string(text) + "'");
-  }
-  std::string host(text.substr(0, colon));
-  const std::string port_text(text.substr(colon + 1));
-  std::size_t used = 0;
-  unsigned long port = 0;
-  try {
-    port = std::stoul(port_text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != port_text.size() || port > 65535) {
-    throw std::invalid_argument("bad port in '" + std::string(text) + "'");
-  }
+  const net::Endpoint parsed = net::parse_endpoint(text);  // std::invalid_argument
   Endpoint endpoint;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-    sockaddr_in6 v6{};
-    v6.sin6_family = AF_INET6;
-    v6.sin6_port = htons(static_cast<std::uint16_t>(port));
-    if (::inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) != 1) {
-      throw std::invalid_argument("bad IPv6 address in '" + std::string(text) + "'");
-    }
-    std::memcpy(&endpoint.storage, &v6, sizeof(v6));
-    endpoint.length = sizeof(v6);
-  } else {
-    sockaddr_in v4{};
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(static_cast<std::uint16_t>(port));
-    if (::inet_pton(AF_INET, host.c_str(), &v4.sin_addr) != 1) {
-      throw std::invalid_argument("bad IPv4 address in '" + std::string(text) + "'");
-    }
-    std::memcpy(&endpoint.storage, &v4, sizeof(v4));
-    endpoint.length = sizeof(v4);
-  }
+  std::memcpy(&endpoint.storage, parsed.data(), parsed.size());
+  endpoint.length = static_cast<socklen_t>(parsed.size());
   return endpoint;
 }
 

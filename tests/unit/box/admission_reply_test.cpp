@@ -74,6 +74,20 @@ TEST_CASE("admission reply: malformed answers never make a room", "[box][admissi
   for (const json& server : {json(""), json(7), json(std::string(300, 'h'))}) {
     CHECK(broken("server", server).error_code == "invalid_response");
   }
+  // The address must be HOST:PORT, read by the same parser as [room] server.
+  for (const char* server : {"nonsense", "host:", ":7930", "256.1.1.1:99999", "a b:1", "h:0"}) {
+    CAPTURE(server);
+    const AdmissionRefusal r = broken("server", server);
+    CHECK(r.error_code == "invalid_response");
+    CHECK_THAT(r.error, Catch::Contains(std::string("server '") + server + "'"));
+  }
+  for (const char* server : {"jam.example.org:7930", "[2001:db8::1]:7930"}) {
+    json r = good();
+    r["server"] = server;
+    const auto reply = read_admission_reply(r.dump(), "band");
+    REQUIRE(std::holds_alternative<RoomConfig>(reply));
+    CHECK(std::get<RoomConfig>(reply).server == server);
+  }
   CHECK(broken("ticket_secret", std::string(63, 'a')).retry);
   CHECK(broken("ticket_secret", std::string(64, 'G')).error_code == "invalid_response");
   CHECK(broken("ticket", json{{"nonce", "zz"}, {"expires", 1}}).error_code == "invalid_response");

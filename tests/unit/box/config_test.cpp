@@ -94,6 +94,53 @@ interval_s = 5
   CHECK(c.warnings.empty());
 }
 
+TEST_CASE("[room] server must be HOST:PORT, checked when the file is read", "[box][config]") {
+  // What --check-config, start-up and a reload all refuse, before anything connects.
+  const std::string lab =
+      "[mqtt]\nenabled = true\nbroker = \"tcp://127.0.0.1:1883\"\nplayer_key = \"lab\"\n";
+  for (const char* bad : {"nonsense", "host:", ":7930", "256.1.1.1:99999", ""}) {
+    // Standalone, and managed with a [room] given: an empty server is no room either way.
+    for (const bool managed : {false, true}) {
+      CAPTURE(bad, managed);
+      const std::string text = (managed ? lab : std::string()) + "[room]\nserver = \"" + bad +
+                               "\"\nname = \"main\"\nsecret = \"0123456789abcdef\"\n";
+      try {
+        static_cast<void>(box::parse_config(text, "s.conf"));
+        FAIL("no error");
+      } catch (const ConfigError& e) {
+        const std::string what = e.what();
+        CAPTURE(what);
+        CHECK(e.key() == "room.server");
+        CHECK(e.file() == "s.conf");
+        CHECK(e.line() == (managed ? 6 : 2));
+        CHECK(what.find(managed ? "s.conf:6: room.server: '" : "s.conf:2: room.server: '") == 0);
+        CHECK(what.find(std::string("'") + bad + "'") != std::string::npos);
+        CHECK(what.find("expected HOST:PORT, e.g. jam.example.org:7930") != std::string::npos);
+      }
+    }
+  }
+  // Each names its own problem.
+  const auto problem = [](const std::string& server) -> std::string {
+    try {
+      static_cast<void>(box::parse_config(
+          "[room]\nserver = \"" + server + "\"\nname = \"x\"\nsecret = \"0123456789abcdef\"\n",
+          "p.conf"));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  CHECK_THAT(problem("nonsense"), Catch::Contains("the port is missing"));
+  CHECK_THAT(problem("host:"), Catch::Contains("the port is missing"));
+  CHECK_THAT(problem(":7930"), Catch::Contains("the host is missing"));
+  CHECK_THAT(problem("256.1.1.1:99999"), Catch::Contains("not a valid IPv4 address"));
+  CHECK_THAT(problem(""), Catch::Contains("the address is empty"));
+  // The accepted forms.
+  for (const char* good : {"jam.example.org:7930", "192.0.2.1:1", "[2001:db8::10]:65535"}) {
+    CHECK(problem(good) == "(accepted)");
+  }
+}
+
 TEST_CASE("configuration errors name the file, line and key", "[box][config]") {
   SECTION("missing room server") {
     try {

@@ -142,6 +142,38 @@ TEST_CASE("two links in one room exchange audio through jambox-broadcast", "[box
     CHECK(a.stats().outbound_skipped >= 10);
   }
 
+  SECTION("a reconfigure() with a malformed server keeps the room, session and state") {
+    const std::uint32_t session_id = a.stats().session_id;
+    const std::uint64_t joins_sent = a.stats().joins_sent;
+    for (const char* bad : {"nonsense", "host:", ":7930", "256.1.1.1:99999", ""}) {
+      CAPTURE(bad);
+      try {
+        a.reconfigure(link_config(bad, "other", secret));
+        FAIL("accepted");
+      } catch (const std::invalid_argument& e) {
+        CHECK_THAT(e.what(), Catch::StartsWith(std::string("server '") + bad + "': "));
+        CHECK_THAT(e.what(), Catch::Contains("expected HOST:PORT"));
+      }
+      CHECK(a.state() == box::LinkState::joined);
+      CHECK(a.stats().room == "main");
+      CHECK(a.stats().server == address);
+      CHECK(a.stats().session_id == session_id);
+    }
+    // No LEAVE went out: the server still forwards A's audio to B, and A never joined again.
+    drain_audio(*rb.in);
+    for (std::uint32_t i = 21; i <= 30; ++i) REQUIRE(ra.out->push(audio_packet(i, 5)));
+    box::JamLink::wake(a.wake_fd());
+    std::size_t heard = 0;
+    REQUIRE(run_until(io, [&] {
+      heard += drain_audio(*rb.in);
+      return heard == 10;
+    }));
+    CHECK(a.state() == box::LinkState::joined);
+    CHECK(a.stats().session_id == session_id);
+    CHECK(a.stats().joins_sent == joins_sent);
+    CHECK(a.stats().rejoins == 0);
+  }
+
   SECTION("reconfigure() moves to another room") {
     a.reconfigure(link_config(address, "other", secret));
     REQUIRE(run_until(io, [&] { return a.state() == box::LinkState::joined; }));
@@ -222,5 +254,10 @@ TEST_CASE("a malformed server address is refused at start", "[box][jam_link]") {
   boost::asio::io_context io;
   Rings r;
   box::JamLink link(io, *r.in, *r.out, link_config("no-port-here", "main", "0123456789abcdef"));
-  CHECK_THROWS_AS(link.start(), std::invalid_argument);
+  CHECK_THROWS_WITH(link.start(), Catch::StartsWith("server 'no-port-here': the port is missing"));
+  // Refused before anything changed: not left "resolving".
+  CHECK(link.state() == box::LinkState::stopped);
+  run_for(io, 100ms);
+  CHECK(link.state() == box::LinkState::stopped);
+  CHECK(link.stats().joins_sent == 0);
 }

@@ -298,7 +298,8 @@ TEST_CASE("config: [mqtt] room admission is checked like every other key",
   CHECK(cfg.mqtt.ticket_lifetime_s == 60);
   REQUIRE(warnings.size() == 1);
   CHECK(warnings[0].find("plain TCP") != std::string::npos);
-  for (const char* good : {"192.0.2.10:7930", "[2001:db8::10]:7930", "[2001:db8::10]", "a.b"}) {
+  for (const char* good : {"192.0.2.10:7930", "[2001:db8::10]:7930", "[2001:db8::10]", "a.b",
+                           "192.0.2.10", "jam.example.org:65535", "localhost"}) {
     CAPTURE(good);
     CHECK(error_of(room("band") + lab + "public_endpoint = \"" + good + "\"\n").empty());
   }
@@ -312,10 +313,20 @@ TEST_CASE("config: [mqtt] room admission is checked like every other key",
   fails("public_endpoint = \"a.b\"\n", "broker");
   fails("broker = \"http://x\"\npublic_endpoint = \"a.b\"\n", "broker");
   fails("broker = \"tcp://127.0.0.1:1883\"\n", "public_endpoint");
-  for (const char* bad : {"", "2001:db8::10", "host:", "host:99999", "[::1]x", ":7930"}) {
+  for (const char* bad :
+       {"", "2001:db8::10", "host:", "host:99999", "[::1]x", ":7930", "256.1.1.1", "256.1.1.1:7930",
+        "1.2.3", "host:0", "[::1]:", "a b", "example.123", "-a.org", "[jam.example.org]"}) {
     fails("broker = \"tcp://127.0.0.1:1883\"\npublic_endpoint = \"" + std::string(bad) + "\"\n",
           "public_endpoint");
   }
+  // The message names the problem and the forms the boxes accept (the same parser as theirs).
+  const std::string invalid_v4 =
+      error_of(room("band") + lab + "public_endpoint = \"256.1.1.1:7930\"\n");
+  CHECK_THAT(invalid_v4, Catch::Contains("mqtt.public_endpoint: '256.1.1.1:7930': '256.1.1.1' is "
+                                         "not a valid IPv4 address"));
+  CHECK_THAT(invalid_v4, Catch::Contains("expected HOST or HOST:PORT, e.g. jam.example.org"));
+  CHECK_THAT(error_of(room("band") + lab + "public_endpoint = \"host:\"\n"),
+             Catch::Contains("the port is missing"));
   fails("broker = \"tcp://h:1\"\npublic_endpoint = \"a.b\"\nticket_lifetime_s = 5\n",
         "ticket_lifetime_s");
   fails("broker = \"tcp://h:1\"\npublic_endpoint = \"a.b\"\nprefix = \"a/b\"\n", "prefix");

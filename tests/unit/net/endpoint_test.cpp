@@ -54,6 +54,13 @@ TEST_CASE("endpoint: malformed text is refused with a sentence naming the proble
   CHECK_THAT(parse_error("localhost:7930"), Catch::Contains("host names are not accepted"));
   CHECK_THAT(parse_error("1.2.3:7930"), Catch::Contains("not a numeric IPv4 address"));
   CHECK_THAT(parse_error("[127.0.0.1]:7930"), Catch::Contains("not a numeric IPv6 address"));
+  // The same IPv4 and port rules as server addresses: one spelling, no leading zeros.
+  CHECK_THAT(parse_error("256.1.1.1:7930"), Catch::Contains("not a numeric IPv4 address"));
+  CHECK_THAT(parse_error("010.0.0.1:7930"), Catch::Contains("without leading zeros"));
+  CHECK_THAT(parse_error("127.0.0.1:07930"), Catch::Contains("0 to 65535"));
+  CHECK_THAT(parse_error("[fe80::1%]:7930"), Catch::Contains("not a numeric IPv6 address"));
+  // Hostile bytes are escaped in the message.
+  CHECK_THAT(parse_error("a\x01:1"), Catch::StartsWith("'a\\x01:1': "));
   // Every message quotes the input and shows the expected form.
   CHECK_THAT(parse_error("nonsense"), Catch::StartsWith("'nonsense': "));
   CHECK_THAT(parse_error("nonsense"), Catch::Contains("expected ADDRESS:PORT"));

@@ -27,7 +27,8 @@
 namespace jambox::box {
 
 struct JamLinkConfig {
-  std::string server;  // "host:port", "1.2.3.4:7930" or "[::1]:7930"
+  std::string server;  // HOST:PORT as net::parse_host_port reads it: "jam.example.org:7930",
+                       // "192.0.2.1:7930" or "[2001:db8::1]:7930"
   std::string room;
   std::string secret;
   wire::Ticket ticket;                   // joining with a ticket's secret when expires_s != 0
@@ -90,10 +91,16 @@ class JamLink {
   JamLink(const JamLink&) = delete;
   JamLink& operator=(const JamLink&) = delete;
 
-  // Loop thread. Resolves the server and joins. Throws std::invalid_argument when the server
-  // address is malformed; an unreachable or silent server is retried forever.
+  // Loop thread. Resolves the server and joins; does nothing without a room. Throws
+  // std::invalid_argument naming the server when it is not HOST:PORT (net::parse_host_port),
+  // before anything changes; an unreachable or silent server is retried forever.
   void start();
-  // Loop thread. Leaves the current room (LEAVE when admitted) and joins with `config` instead.
+  // Loop thread. Leaves the current room (LEAVE when admitted) and joins with `config` instead;
+  // a `config` without a room only leaves. The new server, room name and secret are checked
+  // first: when one is refused this throws std::invalid_argument (naming the server for a
+  // malformed address) and the link keeps its room, session and state, as if never called.
+  // Callers still check what they accept at their own door (net::parse_host_port for a server)
+  // to answer with the field at fault.
   void reconfigure(JamLinkConfig config);
   // Loop thread. Sends LEAVE when admitted and stops; start() joins again.
   void leave();

@@ -1,7 +1,10 @@
 #pragma once
 // UDP endpoints as written in configuration files and logs: "ADDRESS:PORT" with a numeric IPv4
 // address ("0.0.0.0:7930") or a bracketed IPv6 one ("[::]:7930", "[fe80::1%eth0]:7930").
-// Host names are refused on purpose: a daemon must not depend on DNS at start-up.
+// Host names are refused on purpose: a daemon must not depend on DNS at start-up. Ports are
+// 0..65535 (0: any free port), written without leading zeros; IPv4 addresses are strict dotted
+// quads. Server addresses, which may name a host, are parse_host_port in host_port.hpp; both
+// follow the same port and address rules.
 
 #include <boost/asio/ip/udp.hpp>
 
