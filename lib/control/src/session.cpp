@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <random>
 
@@ -55,6 +56,80 @@ std::string describe(const mqtt::token& token) {
             (what != nullptr ? what : "reason " + std::to_string(static_cast<int>(reason)));
   }
   return text.empty() ? "no reason given" : text;
+}
+
+// A Paho user context carrying the connection generation an operation belongs to, so that a
+// late answer about an earlier connection is recognised as such.
+void* context_of(std::uintptr_t generation) {
+  return reinterpret_cast<void*>(generation);  // NOLINT(performance-no-int-to-ptr)
+}
+
+std::uintptr_t generation_of(const mqtt::token& token) {
+  return reinterpret_cast<std::uintptr_t>(token.get_user_context());
+}
+
+std::string reason_name(int code) {
+  const char* what = MQTTReasonCode_toString(static_cast<MQTTReasonCodes>(code));
+  return what != nullptr ? what : "reason " + std::to_string(code);
+}
+
+// Text from the broker or the library as one bounded, printable line: it ends up in the journal
+// and in the box's status.
+std::string printable(std::string_view text) {
+  constexpr std::size_t kMax = 200;
+  std::string out;
+  for (const char c : text.substr(0, kMax)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  if (text.size() > kMax) out += "...";
+  return out;
+}
+
+std::size_t varint_size(std::size_t n) {
+  if (n < 128) return 1;
+  if (n < 16'384) return 2;
+  if (n < 2'097'152) return 3;
+  return 4;
+}
+
+// The exact size of the MQTT 5 PUBLISH packet for this message: the broker's Maximum Packet Size
+// is on the whole packet (fixed header, topic, packet id, properties, payload).
+std::size_t publish_packet_size(std::size_t topic, std::size_t payload,
+                                const PublishOptions& options) {
+  std::size_t properties = 0;
+  if (!options.response_topic.empty()) properties += 1 + 2 + options.response_topic.size();
+  if (!options.correlation.empty()) properties += 1 + 2 + options.correlation.size();
+  const std::size_t remaining =
+      2 + topic + (options.qos > 0 ? 2 : 0) + varint_size(properties) + properties + payload;
+  return 1 + varint_size(remaining) + remaining;
+}
+
+// Logs at most one warning per interval for a kind of event that a peer or a bug can repeat at
+// any rate, with how many were not logged in between.
+class RateLimitedWarning {
+ public:
+  template <typename Write>
+  void operator()(Write&& write) {
+    const auto now = std::chrono::steady_clock::now();
+    if (logged_ && now - last_ < std::chrono::seconds(10)) {
+      ++suppressed_;
+      return;
+    }
+    write(suppressed_);
+    logged_ = true;
+    last_ = now;
+    suppressed_ = 0;
+  }
+
+ private:
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+std::string suppressed_note(std::uint64_t suppressed) {
+  return suppressed == 0 ? std::string()
+                         : " (" + std::to_string(suppressed) + " more since the last warning)";
 }
 
 // The broker's TCP port from the URI (ssl://host:8883, wss://host/path -> 443, ...).
@@ -105,6 +180,13 @@ void disable_nagle_towards(int port) {
   }
 }
 
+// Every subscription asks for Retain As Published: readers can then tell a retained message
+// (which stays on the broker for every later subscriber) from a passing one, e.g. the room
+// server clearing retained garbage from room topics.
+mqtt::subscribe_options subscribe_options() {
+  return mqtt::subscribe_options(false, true);
+}
+
 // An action listener that forwards to a function (Paho wants an object).
 class Listener final : public mqtt::iaction_listener {
  public:
@@ -120,6 +202,9 @@ class Listener final : public mqtt::iaction_listener {
 }  // namespace
 
 struct Session::Impl : std::enable_shared_from_this<Impl> {
+  // How an established connection ended.
+  enum class Loss : std::uint8_t { lost, server_disconnect, publish_failed };
+
   Impl(boost::asio::io_context& context, SessionConfig c, SessionEvents e)
       : io(context),
         config(std::move(c)),
@@ -129,10 +214,7 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
         backoff(config.backoff_first, config.backoff_ceiling, 0.25, std::random_device{}()),
         connect_listener([this](const mqtt::token& t, bool ok) { on_connect_result(t, ok); }),
         subscribe_listener([this](const mqtt::token& t, bool ok) { on_subscribe_result(t, ok); }),
-        publish_listener([this](const mqtt::token& /*t*/, bool ok) {
-          in_flight.fetch_sub(1, std::memory_order_relaxed);
-          if (!ok) failed_publishes.fetch_add(1, std::memory_order_relaxed);
-        }) {}
+        publish_listener([this](const mqtt::token& t, bool ok) { on_publish_result(t, ok); }) {}
 
   boost::asio::io_context& io;
   SessionConfig config;
@@ -144,13 +226,26 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
   Listener subscribe_listener;
   Listener publish_listener;
   std::atomic<std::size_t> in_flight{0};
-  std::atomic<std::uint64_t> failed_publishes{0};
+  // Every connect attempt gets the next generation; operations carry theirs, and Paho's
+  // connection-wide callbacks take the one current when they fire (Paho reports a connection's
+  // end before it can start the next one), so reports about an earlier connection are ignored.
+  std::uintptr_t generation = 0;
+  std::atomic<std::uintptr_t> paho_generation{0};
+  // From a successful CONNACK until the loss of that connection was handled: a loss reported
+  // several ways (a DISCONNECT, then the failed in-flight publishes) is handled once.
+  bool session_up = false;
   LinkState link = LinkState::disconnected;
   bool is_ready = false;
+  std::size_t pending_subscriptions = 0;  // SUBACKs still awaited on this connection
+  std::string subscription_problem;       // the first refusal among them
   bool stopping = false;
   bool ever_connected = false;
   std::chrono::milliseconds retry_delay{0};
+  std::size_t broker_max_packet = 0;  // 0: the broker announced no limit
+  std::string last_loss;
   SessionCounters counters;
+  RateLimitedWarning too_large_warning;
+  RateLimitedWarning rejected_warning;
 
   // Runs `f` on the loop if this session still exists then (Paho threads call this).
   template <typename F>
@@ -190,13 +285,41 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void install_callbacks() {
+    // Paho C calls this when it closes a connection it saw fail: a read or write error, or no
+    // PINGRESP within 1.5 keep-alive intervals. Not after a broker's DISCONNECT (see below).
     client.set_connection_lost_handler([this](const std::string& cause) {
-      on_loop([cause](Impl& self) { self.on_lost(cause); });
+      const std::uintptr_t gen = paho_generation.load();
+      on_loop([cause, gen](Impl& self) {
+        // Paho marks the client disconnected before it calls this; connected again means a
+        // newer connection is up and this report is about an older one.
+        if (self.client.is_connected()) return;
+        self.on_loss(gen, Loss::lost,
+                     "the connection to " + self.config.uri + " was lost" +
+                         (cause.empty() ? std::string() : " (" + printable(cause) + ")"));
+      });
+    });
+    // MQTT 5: the broker says why it ends the connection. Paho C 1.3 closes the connection
+    // afterwards without calling the connection-lost handler, so this is the only notice.
+    client.set_disconnected_handler([this](const mqtt::properties& props, mqtt::ReasonCode code) {
+      std::string why = "the broker closed the connection: " + reason_name(static_cast<int>(code));
+      try {
+        if (props.contains(mqtt::property::REASON_STRING)) {
+          why +=
+              " (" + printable(mqtt::get<std::string>(props, mqtt::property::REASON_STRING)) + ")";
+        }
+      } catch (const std::exception&) {
+        // A malformed reason string: the reason code says enough.
+      }
+      const std::uintptr_t gen = paho_generation.load();
+      on_loop([why = std::move(why), gen](Impl& self) {
+        self.on_loss(gen, Loss::server_disconnect, why);
+      });
     });
     client.set_message_callback([this](mqtt::const_message_ptr m) {
       Message copy;
       copy.topic = m->get_topic();
       copy.payload = m->get_payload_str();
+      copy.retained = m->is_retained();
       const mqtt::properties& props = m->get_properties();
       if (props.contains(mqtt::property::RESPONSE_TOPIC)) {
         copy.response_topic = mqtt::get<std::string>(props, mqtt::property::RESPONSE_TOPIC);
@@ -213,10 +336,13 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
 
   void connect() {
     is_ready = false;
+    session_up = false;
     retry_delay = std::chrono::milliseconds(0);
+    ++generation;
+    paho_generation.store(generation);
     set_state(ever_connected ? LinkState::reconnecting : LinkState::connecting, {});
     try {
-      client.connect(options(), nullptr, connect_listener);
+      client.connect(options(), context_of(generation), connect_listener);
     } catch (const mqtt::exception& e) {
       ++counters.connect_failures;
       schedule_retry(std::string("cannot start connecting: ") + e.what());
@@ -229,18 +355,35 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
     retry_delay = backoff.next();
     set_state(ever_connected ? LinkState::reconnecting : LinkState::connecting,
               why + "; next attempt in " + std::to_string(retry_delay.count()) + " ms");
+    // Re-arming cancels a pending wait: there is only ever one attempt scheduled.
     retry.expires_after(retry_delay);
     retry.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
-      if (const auto self = weak.lock(); self && !self->stopping) self->connect();
+      if (const auto self = weak.lock(); self && !self->stopping && !self->session_up) {
+        self->connect();
+      }
     });
   }
 
   // Paho threads -----------------------------------------------------------------------------
 
   void on_connect_result(const mqtt::token& token, bool ok) {
+    const std::uintptr_t gen = generation_of(token);
     const std::string why = ok ? std::string() : describe(token);
-    on_loop([ok, why](Impl& self) {
+    std::size_t max_packet = 0;
+    if (ok) {
+      try {
+        const mqtt::connect_response response = token.get_connect_response();
+        const mqtt::properties& props = response.get_properties();
+        if (props.contains(mqtt::property::MAXIMUM_PACKET_SIZE)) {
+          max_packet = mqtt::get<std::uint32_t>(props, mqtt::property::MAXIMUM_PACKET_SIZE);
+        }
+      } catch (const std::exception&) {
+        // No CONNACK properties: no announced limit; our own still applies.
+      }
+    }
+    on_loop([ok, why, gen, max_packet](Impl& self) {
+      if (gen != self.generation || self.session_up) return;  // about an abandoned attempt
       if (!ok) {
         ++self.counters.connect_failures;
         self.schedule_retry("connecting to " + self.config.uri + " failed (" + why + ")");
@@ -248,12 +391,15 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
       }
       ++self.counters.connects;
       self.ever_connected = true;
+      self.session_up = true;
+      self.broker_max_packet = max_packet;
       disable_nagle_towards(broker_port(self.config.uri));
       self.subscribe();
     });
   }
 
   void on_subscribe_result(const mqtt::token& token, bool ok) {
+    const std::uintptr_t gen = generation_of(token);
     std::string why;
     if (!ok) {
       why = describe(token);
@@ -268,29 +414,64 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
         }
       }
     }
-    on_loop([why](Impl& self) { self.on_subscribed(why); });
+    on_loop([why, gen](Impl& self) {
+      if (gen == self.generation && self.session_up) self.subscription_answered(why);
+    });
+  }
+
+  void on_publish_result(const mqtt::token& token, bool ok) {
+    in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (ok) return;
+    const std::uintptr_t gen = generation_of(token);
+    // Paho C 1.3.12 fails a QoS 1 publish two ways: the broker's PUBACK with a reason >= 0x80
+    // (return code 0, the reason code set), or on our side (a negative return code: the write
+    // failed, or the connection closed with the message in flight).
+    const int rc = token.get_return_code();
+    const int reason = static_cast<int>(token.get_reason_code());
+    std::string topic;
+    if (const auto* delivery = dynamic_cast<const mqtt::delivery_token*>(&token)) {
+      if (const auto message = delivery->get_message()) topic = message->get_topic();
+    }
+    on_loop([gen, rc, reason, topic = std::move(topic)](Impl& self) {
+      self.on_publish_failed(gen, rc, reason, topic);
+    });
   }
 
   // Loop thread -------------------------------------------------------------------------------
 
+  // One SUBSCRIBE per filter, each with our subscribe options: Paho C++ 1.2 crashes when a
+  // many-filter subscribe carries options (eclipse-paho/paho.mqtt.cpp#524, fixed after 1.2).
+  // The session is ready once every filter was acknowledged.
   void subscribe() {
     if (config.subscriptions.empty()) {
       on_subscribed({});
       return;
     }
-    auto filters = mqtt::string_collection::create(config.subscriptions);
-    const mqtt::iasync_client::qos_collection qos(config.subscriptions.size(), 1);
-    try {
-      client.subscribe(filters, qos, nullptr, subscribe_listener);
-    } catch (const mqtt::exception& e) {
-      on_subscribed(std::string("cannot subscribe: ") + e.what());
+    pending_subscriptions = config.subscriptions.size();
+    subscription_problem.clear();
+    for (const auto& filter : config.subscriptions) {
+      try {
+        client.subscribe(filter, 1, context_of(generation), subscribe_listener,
+                         subscribe_options());
+      } catch (const mqtt::exception& e) {
+        pending_subscriptions = 0;
+        on_subscribed(std::string("cannot subscribe: ") + e.what());
+        return;
+      }
     }
+  }
+
+  void subscription_answered(const std::string& why) {
+    if (pending_subscriptions == 0) return;
+    if (!why.empty() && subscription_problem.empty()) subscription_problem = why;
+    if (--pending_subscriptions == 0) on_subscribed(subscription_problem);
   }
 
   void on_subscribed(const std::string& why) {
     if (!why.empty()) {
       // Connected but deaf: worse than a clean failure, so drop the connection and retry.
       log::error("{}", why);
+      session_up = false;
       try {
         client.disconnect();
       } catch (const mqtt::exception&) {
@@ -304,10 +485,39 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
     if (events.ready) events.ready();
   }
 
-  void on_lost(const std::string& cause) {
+  void on_publish_failed(std::uintptr_t gen, int rc, int reason, const std::string& topic) {
+    ++counters.publish_failed;
+    if (rc == MQTTASYNC_SUCCESS && reason >= 0x80) {
+      ++counters.publish_rejected;
+      rejected_warning([&](std::uint64_t suppressed) {
+        log::warning("the broker refused a message on {}: {}{}", printable(topic),
+                     reason_name(reason), suppressed_note(suppressed));
+      });
+      return;
+    }
+    const char* what = MQTTAsync_strerror(rc);
+    on_loss(gen, Loss::publish_failed,
+            "a message could not be sent (" +
+                std::string(what != nullptr ? what : "error " + std::to_string(rc)) + ")");
+  }
+
+  // The one way an established connection ends, however it was reported.
+  void on_loss(std::uintptr_t gen, Loss how, const std::string& why) {
+    if (gen != generation || !session_up || stopping) return;  // older, or already handled
+    session_up = false;
     ++counters.connection_losses;
-    schedule_retry("connection to " + config.uri + " lost" +
-                   (cause.empty() ? std::string() : " (" + cause + ")"));
+    if (how == Loss::server_disconnect) ++counters.server_disconnects;
+    last_loss = why;
+    log::warning("MQTT: {}", why);
+    if (how == Loss::publish_failed && client.is_connected()) {
+      // Paho still holds a connection that failed to carry a message: close it before the
+      // next attempt rather than keep writing into it.
+      try {
+        client.disconnect();
+      } catch (const mqtt::exception&) {
+      }
+    }
+    schedule_retry(why);
   }
 };
 
@@ -324,6 +534,7 @@ Session::~Session() {
   } catch (const mqtt::exception&) {
   }
   impl_->client.set_connection_lost_handler(nullptr);
+  impl_->client.set_disconnected_handler(nullptr);
   impl_->client.set_message_callback(nullptr);
 }
 
@@ -355,7 +566,26 @@ void Session::stop(std::chrono::milliseconds grace, const std::string& final_top
 bool Session::publish(const std::string& topic, std::string_view payload,
                       const PublishOptions& options) {
   Impl& s = *impl_;
-  s.counters.publish_failed = s.failed_publishes.load(std::memory_order_relaxed);
+  // Sizes first, so that an oversized message is always counted as such, connected or not. The
+  // broker's limit is checked too: a broker answers an oversized packet by disconnecting us.
+  const std::size_t packet = publish_packet_size(topic.size(), payload.size(), options);
+  const bool over_ours = payload.size() > s.config.max_payload_bytes;
+  if (over_ours || (s.broker_max_packet != 0 && packet > s.broker_max_packet)) {
+    ++s.counters.publish_too_large;
+    s.too_large_warning([&](std::uint64_t suppressed) {
+      if (over_ours) {
+        log::warning("not publishing {} bytes on {}: the limit is {} bytes{}", payload.size(),
+                     printable(topic), s.config.max_payload_bytes, suppressed_note(suppressed));
+      } else {
+        log::warning(
+            "not publishing {} bytes on {}: the {}-byte packet exceeds the broker's "
+            "maximum packet size of {} bytes{}",
+            payload.size(), printable(topic), packet, s.broker_max_packet,
+            suppressed_note(suppressed));
+      }
+    });
+    return false;
+  }
   if (s.stopping || !s.client.is_connected() ||
       s.in_flight.load(std::memory_order_relaxed) >= s.config.max_in_flight) {
     ++s.counters.publish_refused;
@@ -375,7 +605,7 @@ bool Session::publish(const std::string& topic, std::string_view payload,
   }
   try {
     s.in_flight.fetch_add(1, std::memory_order_relaxed);
-    s.client.publish(message, nullptr, s.publish_listener);
+    s.client.publish(message, context_of(s.generation), s.publish_listener);
   } catch (const mqtt::exception&) {
     s.in_flight.fetch_sub(1, std::memory_order_relaxed);
     ++s.counters.publish_refused;
@@ -392,7 +622,7 @@ void Session::subscribe(const std::string& filter) {
   list.push_back(filter);
   if (!s.is_ready) return;  // the next connect subscribes to the whole list
   try {
-    s.client.subscribe(filter, 1);
+    s.client.subscribe(filter, 1, subscribe_options());
   } catch (const mqtt::exception& e) {
     log::warning("MQTT subscribe {}: {}", filter, e.what());
   }
@@ -421,12 +651,19 @@ bool Session::ready() const noexcept {
 }
 
 const SessionCounters& Session::counters() const noexcept {
-  impl_->counters.publish_failed = impl_->failed_publishes.load(std::memory_order_relaxed);
   return impl_->counters;
 }
 
 std::chrono::milliseconds Session::retry_in() const noexcept {
   return impl_->link == LinkState::connected ? std::chrono::milliseconds(0) : impl_->retry_delay;
+}
+
+std::string Session::last_loss_reason() const {
+  return impl_->last_loss;
+}
+
+std::size_t Session::broker_packet_limit() const noexcept {
+  return impl_->broker_max_packet;
 }
 
 }  // namespace jambox::control

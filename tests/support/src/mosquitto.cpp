@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 namespace jambox::test {
 namespace {
@@ -99,6 +100,7 @@ struct TestSettings {
   std::filesystem::path pki_dir;
   std::filesystem::path acl_file;
   std::filesystem::path log_file;
+  const std::map<std::string, std::string>* settings = nullptr;  // a test's own values
 };
 
 // Shipped lines a test broker must replace; each must appear exactly once, so a change to the
@@ -110,6 +112,11 @@ constexpr std::string_view kReplacedOnce[] = {"listener", "cafile",   "certfile"
 // an empty string drops it.
 std::optional<std::string> test_line(const std::string& name, const std::string& value,
                                      const TestSettings& settings) {
+  if (settings.settings != nullptr) {
+    if (const auto it = settings.settings->find(name); it != settings.settings->end()) {
+      return name + " " + it->second;
+    }
+  }
   if (name == "listener") return "listener " + std::to_string(settings.port) + " 127.0.0.1";
   if (name == "cafile" || name == "certfile" || name == "keyfile") {
     return name + " " + (settings.pki_dir / std::filesystem::path(value).filename()).string();
@@ -173,6 +180,15 @@ std::string test_config(const std::string& shipped, const TestSettings& settings
   const std::string text = "# written by jambox::test::MosquittoBroker from " +
                            shipped_config().string() + "\n" + rewrite(shipped, settings, replaced);
   require_replaced_once(replaced);
+  if (settings.settings != nullptr) {
+    for (const auto& [name, value] : *settings.settings) {
+      if (replaced[name] != 1) {
+        throw std::runtime_error(shipped_config().string() + " has " +
+                                 std::to_string(replaced[name]) + " '" + name +
+                                 "' lines; a test can only change a setting shipped once");
+      }
+    }
+  }
   return text + test_overrides();
 }
 
@@ -184,11 +200,16 @@ std::string text_from(const std::filesystem::path& file, std::size_t offset) {
 }  // namespace
 
 MosquittoBroker::MosquittoBroker(const TempDir& dir, const std::vector<std::string>& player_keys)
+    : MosquittoBroker(dir, player_keys, {}) {}
+
+MosquittoBroker::MosquittoBroker(const TempDir& dir, const std::vector<std::string>& player_keys,
+                                 std::map<std::string, std::string> settings)
     : program_(installed_program("mosquitto", "mosquitto")),
       work_dir_(dir.path()),
       pki_dir_(dir.path() / "pki"),
       config_file_(dir.path() / "mosquitto.conf"),
-      log_file_(dir.path() / "mosquitto.log") {
+      log_file_(dir.path() / "mosquitto.log"),
+      settings_(std::move(settings)) {
   make_pki(player_keys);
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
     port_ = free_tcp_port();
@@ -275,7 +296,7 @@ void MosquittoBroker::make_pki(const std::vector<std::string>& player_keys) cons
 }
 
 void MosquittoBroker::write_config() {
-  const TestSettings settings{port_, pki_dir_, shipped_acl(), log_file_};
+  const TestSettings settings{port_, pki_dir_, shipped_acl(), log_file_, &settings_};
   const std::string shipped = read_text_file(shipped_config());
   if (shipped.empty()) throw std::runtime_error("cannot read " + shipped_config().string());
   std::ofstream out(config_file_, std::ios::binary | std::ios::trunc);

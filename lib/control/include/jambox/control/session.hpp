@@ -7,12 +7,26 @@
 // connect it subscribes again (clean start forgets subscriptions) and counts as ready only once
 // the broker acknowledged them. Lost or refused connections are retried with exponential
 // backoff and jitter, reset after a connection that became ready.
+//
+// Losing the session: Paho reports a connection it saw break (an I/O error, or no PINGRESP within
+// one and a half keep-alive intervals) as lost, but a broker's MQTT 5 DISCONNECT (e.g. 0x95
+// "Packet too large") only through its own handler, and a QoS 1 publish that failed on our side
+// only through that publish. Each of these ends the connection the same way: counted, state
+// reconnecting with the reason (also kept in last_loss_reason()), and one reconnect after the
+// usual backoff, however many of them report the same loss. A PUBACK refusing one message
+// (reason >= 0x80, e.g. 0x87 not authorized by the ACL) is counted and logged but leaves the
+// connection up: reconnecting would not make the broker accept it.
+//
+// Outbound limits: publish() refuses a payload over max_payload_bytes, and a packet larger than
+// the Maximum Packet Size the broker announced in its CONNACK, rather than sending something the
+// broker answers by disconnecting us.
 
 #include <jambox/control/identity.hpp>
 
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -37,6 +51,9 @@ struct SessionConfig {
   std::chrono::milliseconds backoff_ceiling{300'000};
   std::chrono::seconds connect_timeout{10};
   std::size_t max_in_flight = 256;  // publishes not yet acknowledged; more are refused
+  // The largest payload publish() sends; larger ones are refused (and counted) without a word to
+  // the broker.
+  std::size_t max_payload_bytes = 256 * 1024;
 };
 
 struct Message {
@@ -44,6 +61,9 @@ struct Message {
   std::string payload;
   std::string response_topic;  // MQTT 5 Response Topic, when present
   std::string correlation;     // MQTT 5 Correlation Data, when present
+  // Published as retained (subscriptions ask for Retain As Published, so this is true both for
+  // a stored message delivered on subscribing and for a retained publication seen live).
+  bool retained = false;
 };
 
 struct PublishOptions {
@@ -62,11 +82,14 @@ struct SessionEvents {
 struct SessionCounters {
   std::uint64_t connects = 0;
   std::uint64_t connect_failures = 0;
-  std::uint64_t connection_losses = 0;
+  std::uint64_t connection_losses = 0;   // established connections that ended, for any reason
+  std::uint64_t server_disconnects = 0;  // ... of them: the broker sent DISCONNECT
   std::uint64_t messages_in = 0;
   std::uint64_t published = 0;
-  std::uint64_t publish_refused = 0;  // not connected, or too many in flight
-  std::uint64_t publish_failed = 0;
+  std::uint64_t publish_refused = 0;    // not connected, or too many in flight
+  std::uint64_t publish_too_large = 0;  // over max_payload_bytes or the broker's packet limit
+  std::uint64_t publish_failed = 0;     // queued but not delivered (includes publish_rejected)
+  std::uint64_t publish_rejected = 0;   // ... of them: the broker's PUBACK said no (>= 0x80)
 };
 
 class Session {
@@ -83,7 +106,8 @@ class Session {
   void stop(std::chrono::milliseconds grace, const std::string& final_topic = {},
             const std::string& final_payload = {});
 
-  // Queues a message; false (and counted) when not connected or too many are in flight.
+  // Queues a message; false (and counted) when not connected, too many are in flight, or the
+  // payload or the packet is too large (see SessionConfig::max_payload_bytes).
   bool publish(const std::string& topic, std::string_view payload,
                const PublishOptions& options = {});
 
@@ -96,6 +120,11 @@ class Session {
   [[nodiscard]] const SessionCounters& counters() const noexcept;
   // The delay before the next attempt while reconnecting, else zero.
   [[nodiscard]] std::chrono::milliseconds retry_in() const noexcept;
+  // Why the last established connection ended ("the broker closed the connection: Packet too
+  // large"); empty until one did.
+  [[nodiscard]] std::string last_loss_reason() const;
+  // The Maximum Packet Size from the broker's last CONNACK; 0 when it announced none.
+  [[nodiscard]] std::size_t broker_packet_limit() const noexcept;
 
  private:
   struct Impl;

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,10 @@ class MosquittoBroker {
   // Throws std::runtime_error when mosquitto is not installed, when the PKI cannot be made, or when
   // the broker does not start (with its log).
   MosquittoBroker(const TempDir& dir, const std::vector<std::string>& player_keys);
+  // The same with shipped settings changed: each entry replaces the shipped line of that name
+  // (e.g. {"retain_available", "false"}); a name the shipped file does not have throws.
+  MosquittoBroker(const TempDir& dir, const std::vector<std::string>& player_keys,
+                  std::map<std::string, std::string> settings);
   ~MosquittoBroker();
   MosquittoBroker(const MosquittoBroker&) = delete;
   MosquittoBroker& operator=(const MosquittoBroker&) = delete;
@@ -54,6 +59,9 @@ class MosquittoBroker {
   [[nodiscard]] std::vector<std::string> client_args(std::string_view identity) const;
 
   [[nodiscard]] bool running();
+  // The broker's process id, -1 when it was never started: SIGSTOP makes it stop answering
+  // while its connections stay open.
+  [[nodiscard]] pid_t pid() const noexcept { return process_ ? process_->pid() : -1; }
   // SIGKILL and reap: the broker vanishes without a word to its clients.
   void kill();
   // Starts the broker again on the same port (after kill() or stop()); throws
@@ -76,6 +84,7 @@ class MosquittoBroker {
   std::filesystem::path config_file_;
   std::filesystem::path log_file_;
   std::uint16_t port_ = 0;
+  std::map<std::string, std::string> settings_;
   std::unique_ptr<Process> process_;
 };
 
