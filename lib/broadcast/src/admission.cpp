@@ -3,10 +3,15 @@
 #include <jambox/control/topics.hpp>
 #include <jambox/crypto/crypto.hpp>
 #include <jambox/log/log.hpp>
+#include <jambox/message/messages.hpp>
+#include <jambox/message/rate.hpp>
+#include <jambox/message/text.hpp>
 #include <jambox/wire/session.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace jambox::broadcast {
@@ -39,41 +44,30 @@ std::pair<std::string, std::string> parse_request_topic(std::string_view topic,
   return {std::string(key), std::string(rest)};
 }
 
+using Clock = std::chrono::steady_clock;
+
+// Requests per box: a burst of 10, then one a second, for at most 4096 boxes at a time.
+constexpr double kRequestBurst = 10.0;
+constexpr double kRequestsPerSecond = 1.0;
+constexpr std::size_t kRateKeys = 4096;
+
 }  // namespace
 
 json answer_request(std::string_view player_key, std::string_view payload, const RoomLookup& lookup,
                     const AdmissionConfig& config, std::uint64_t now_s) {
-  if (payload.size() > kMaxRequestBytes) {
-    return failure(nullptr, "", "payload_too_large",
-                   "request larger than " + std::to_string(kMaxRequestBytes) + " bytes");
+  auto parsed = message::parse_join_request(payload);
+  if (const auto* refusal = std::get_if<message::RequestRefusal>(&parsed)) {
+    return failure(refusal->request_id.empty() ? json(nullptr) : json(refusal->request_id),
+                   refusal->request_type, refusal->error_code, refusal->error);
   }
-  const json request = json::parse(payload, nullptr, false);
-  if (request.is_discarded() || !request.is_object()) {
-    return failure(nullptr, "", "invalid_json", "the request is not a JSON object");
-  }
-  const json id = request.contains("request_id") ? request["request_id"] : json(nullptr);
-  if (!id.is_string() || id.get_ref<const std::string&>().empty()) {
-    return failure(nullptr, "", "invalid_request", "request_id: a non-empty string is required");
-  }
-  const auto type = request.value("request_type", json()).is_string()
-                        ? request["request_type"].get<std::string>()
-                        : std::string();
-  if (type != "join_room") {
-    return failure(id, type, "unsupported",
-                   type.empty() ? "request_type: a string is required"
-                                : "request_type '" + type + "' is not served here");
-  }
-  if (request.contains("player_key") &&
-      (!request["player_key"].is_string() || request["player_key"] != player_key)) {
+  const message::JoinRequest& request = std::get<message::JoinRequest>(parsed);
+  const json id = request.request_id;
+  const std::string& type = request.request_type;
+  if (!request.player_key.empty() && request.player_key != player_key) {
     return failure(id, type, "invalid_request",
                    "player_key: must be the key of the topic the request came on");
   }
-  if (!request.contains("room") || !request["room"].is_string() ||
-      !wire::valid_room_name(request["room"].get_ref<const std::string&>())) {
-    return failure(id, type, "invalid_request",
-                   "room: a room name of 1-32 characters [A-Za-z0-9._-] is required");
-  }
-  const std::string room = request["room"];
+  const std::string& room = request.room;
   const RoomAvailability available = lookup(room);
   if (!available.exists) {
     return failure(id, type, "unknown_room", "room '" + room + "' is not served here");
@@ -102,14 +96,24 @@ struct Admission::Impl {
   Impl(boost::asio::io_context& loop, AdmissionConfig c, RoomLookup l)
       : io(loop), config(std::move(c)), lookup(std::move(l)) {}
 
-  void on_message(const control::Message& message) {
+  void on_message(const control::Message& m) {
+    if (m.topic.starts_with(room_prefix)) {
+      on_room_message(m);
+      return;
+    }
     ++counters.requests;
-    const auto [key, request_id] = parse_request_topic(message.topic, config.prefix);
+    const auto [key, request_id] = parse_request_topic(m.topic, config.prefix);
     if (key.empty()) {
       ++counters.ignored;
       return;
     }
-    json response = answer_request(key, message.payload, lookup, config, wire::unix_seconds());
+    if (!rates.admit(key, Clock::now())) {
+      // A box asking faster than any real one does: dropped unanswered (boxes time out and ask
+      // again), so a flood costs the server no answers and the journal no lines.
+      ++counters.rate_limited;
+      return;
+    }
+    json response = answer_request(key, m.payload, lookup, config, wire::unix_seconds());
     if (response["request_id"].is_null()) response["request_id"] = request_id;
     if (response["success"] == true) {
       ++counters.admitted;
@@ -117,20 +121,61 @@ struct Admission::Impl {
                 response["room"].get<std::string>(), key, request_id);
     } else {
       ++counters.refused;
-      log::info("admission: refused request {} from {}: {} ({})", request_id, key,
-                response["error_code"].get<std::string>(), response["error"].get<std::string>());
+      const auto now = Clock::now();
+      if (now - last_refusal_log >= std::chrono::seconds(1)) {
+        last_refusal_log = now;
+        log::info("admission: refused request {} from {}: {} ({})", request_id, key,
+                  response["error_code"].get<std::string>(),
+                  message::clip(response["error"].get<std::string>(), 200));
+      }
     }
     // Always the asking box's own response topic: a request cannot send the answer elsewhere.
     control::PublishOptions options;
-    options.correlation = message.correlation.empty() ? request_id : message.correlation;
+    options.correlation =
+        m.correlation.empty() || m.correlation.size() > 128 ? request_id : m.correlation;
     const control::Topics topics(config.prefix, key);
-    session->publish(topics.response_prefix() + request_id, response.dump(), options);
+    session->publish(topics.response_prefix() + request_id, message::dump(response), options);
   }
+
+  // Boxes never retain room presence or transport: a retained one is stale or planted, and
+  // would reach every box that joins the room later. The room server (which may write room
+  // topics) clears it with an empty retained message, at most once per topic every kClearGap
+  // and kMaxClearsPerSecond in all, so a flood cannot make it publish more than that.
+  void on_room_message(const control::Message& m) {
+    if (!m.retained || m.payload.empty()) return;
+    const auto now = Clock::now();
+    std::erase_if(cleared, [now](const auto& e) { return now - e.second >= kClearGap; });
+    if (cleared.contains(m.topic) || cleared.size() >= kMaxClearTopics) return;
+    if (now - clear_window >= std::chrono::seconds(1)) {
+      clear_window = now;
+      clears_in_window = 0;
+    }
+    if (clears_in_window >= kMaxClearsPerSecond) return;
+    ++clears_in_window;
+    cleared.emplace(m.topic, now);
+    control::PublishOptions retained;
+    retained.retained = true;
+    if (session->publish(m.topic, "", retained)) {
+      ++counters.retained_cleared;
+      log::notice("admission: cleared a retained message from {} (boxes never retain room topics)",
+                  message::clip(m.topic, 200));
+    }
+  }
+
+  static constexpr std::chrono::seconds kClearGap{5};
+  static constexpr std::size_t kMaxClearTopics = 1024;
+  static constexpr std::uint32_t kMaxClearsPerSecond = 20;
 
   boost::asio::io_context& io;
   AdmissionConfig config;
   RoomLookup lookup;
+  std::string room_prefix = config.prefix + "/room/";
+  std::unordered_map<std::string, Clock::time_point> cleared;
+  Clock::time_point clear_window{};
+  std::uint32_t clears_in_window = 0;
   AdmissionCounters counters;
+  message::KeyedRate rates{kRequestBurst, kRequestsPerSecond, kRateKeys};
+  Clock::time_point last_refusal_log{};
   std::unique_ptr<control::Session> session;
 };
 
@@ -140,7 +185,9 @@ Admission::Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLo
   sc.uri = impl_->config.broker;
   sc.identity = impl_->config.identity;
   sc.tls = impl_->config.tls;
-  sc.subscriptions = {"$share/jambox-broadcast/" + impl_->config.prefix + "/player/+/request/+"};
+  sc.subscriptions = {"$share/jambox-broadcast/" + impl_->config.prefix + "/player/+/request/+",
+                      impl_->config.prefix + "/room/+/presence/+",
+                      impl_->config.prefix + "/room/+/transport/+"};
   control::SessionEvents events;
   Impl* impl = impl_.get();
   events.state = [](control::LinkState state, const std::string& why) {
@@ -154,7 +201,16 @@ Admission::Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLo
     log::notice("admission: answering join_room requests from {} (tickets valid {} s)",
                 impl->config.broker, impl->config.ticket_lifetime_s);
   };
-  events.message = [impl](const control::Message& m) { impl->on_message(m); };
+  events.message = [impl](const control::Message& m) {
+    // No message may end the room server: a failure is counted and logged, and it carries on.
+    try {
+      impl->on_message(m);
+    } catch (const std::exception& e) {
+      ++impl->counters.failed;
+      log::error("admission: a message on {} could not be handled ({}); carrying on",
+                 message::clip(m.topic, 200), message::clip(e.what(), 200));
+    }
+  };
   impl_->session = std::make_unique<control::Session>(io, std::move(sc), std::move(events));
 }
 

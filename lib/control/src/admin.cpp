@@ -1,5 +1,6 @@
 #include <jambox/control/admin.hpp>
 #include <jambox/control/topics.hpp>
+#include <jambox/message/limited_json.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 #include <openssl/rand.h>
@@ -42,6 +43,9 @@ bool split_player_topic(const std::string& topic, const std::string& prefix, std
 
 }  // namespace
 
+// Acknowledgements held for commands not collected yet (a box's flood cannot grow them).
+constexpr std::size_t kMaxHeldAcks = 256;
+
 struct AdminClient::Impl {
   explicit Impl(AdminConfig c) : config(std::move(c)) {}
 
@@ -59,13 +63,19 @@ struct AdminClient::Impl {
     std::string key;
     std::string rest;
     if (!split_player_topic(m.topic, config.prefix, key, rest)) return;
-    nlohmann::json doc = nlohmann::json::parse(m.payload, nullptr, false);
-    if (doc.is_discarded()) return;
+    // A box's documents are peer input here too: limited, and a box cannot make the admin's
+    // tool hold more than kMaxHeldAcks answers.
+    message::ParseError error;
+    auto parsed = message::parse_object(m.payload, message::box_document_limits(), error);
+    if (!parsed) return;
+    nlohmann::json doc = std::move(*parsed);
     if (rest == "command/ack") {
       if (doc.contains("command_id") && doc["command_id"].is_string()) {
         const std::string id = doc["command_id"].get<std::string>();
+        if (acks.size() >= kMaxHeldAcks && !acks.contains(id)) acks.erase(acks.begin());
         acks[id] = std::move(doc);
       } else {
+        if (anonymous_acks.size() >= kMaxHeldAcks) anonymous_acks.pop_front();
         anonymous_acks.push_back(std::move(doc));
       }
       return;

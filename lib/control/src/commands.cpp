@@ -1,4 +1,6 @@
 #include <jambox/control/commands.hpp>
+#include <jambox/message/messages.hpp>
+#include <jambox/message/text.hpp>
 
 #include <cmath>
 #include <utility>
@@ -117,14 +119,14 @@ bool CommandProcessor::over_rate(Clock::time_point now) {
 }
 
 std::string CommandProcessor::finish(const std::string& id, nlohmann::json ack, bool remember) {
-  std::string text = ack.dump();
+  std::string text = message::dump(ack);
   if (text.size() > limits_.max_ack_bytes) {
     // A result too big to send: say so instead of sending a truncated or oversized ack.
     ack["result"] = nullptr;
     ack["status"] = "error";
     ack["error"] = "the result exceeds " + std::to_string(limits_.max_ack_bytes) + " bytes";
     ack["error_code"] = "result_too_large";
-    text = ack.dump();
+    text = message::dump(ack);
   }
   if (remember && !id.empty()) {
     if (remembered_order_.size() >= limits_.remembered) {
@@ -139,30 +141,28 @@ std::string CommandProcessor::finish(const std::string& id, nlohmann::json ack, 
 
 std::string CommandProcessor::handle(std::string_view message, Clock::time_point now) {
   ++counters_.received;
-  if (message.size() > limits_.max_inbound_bytes) {
-    ++counters_.too_large;
-    return finish({},
-                  error_ack(nullptr, "error", "payload_too_large",
-                            "commands are limited to " + std::to_string(limits_.max_inbound_bytes) +
-                                " bytes, got " + std::to_string(message.size())),
-                  false);
+  auto parsed = message::parse_command(message);
+  if (auto* refusal = std::get_if<message::CommandRefusal>(&parsed)) {
+    last_refusal_ = refusal->reason;
+    if (refusal->reason == message::Refusal::too_large) {
+      ++counters_.too_large;
+    } else if (refusal->error_code == "invalid_json") {
+      ++counters_.invalid_json;
+    } else {
+      ++counters_.invalid_request;
+    }
+    if (refusal->id.empty()) {
+      return finish({}, error_ack(nullptr, "error", refusal->error_code, refusal->error), false);
+    }
+    if (const auto seen = remembered_.find(refusal->id); seen != remembered_.end()) {
+      ++counters_.duplicates;
+      return seen->second.ack;
+    }
+    return finish(refusal->id, error_ack(refusal->id, "error", refusal->error_code, refusal->error),
+                  true);
   }
-  nlohmann::json command = nlohmann::json::parse(message, nullptr, false);
-  if (command.is_discarded() || !command.is_object()) {
-    ++counters_.invalid_json;
-    return finish(
-        {}, error_ack(nullptr, "error", "invalid_json", "the command is not a JSON object"), false);
-  }
-  const nlohmann::json id_json = command.value("command_id", nlohmann::json());
-  if (!id_json.is_string() || id_json.get<std::string>().empty() ||
-      id_json.get<std::string>().size() > 128) {
-    ++counters_.invalid_request;
-    return finish({},
-                  error_ack(nullptr, "error", "invalid_request",
-                            "command_id: a string of 1..128 characters is required"),
-                  false);
-  }
-  const std::string id = id_json.get<std::string>();
+  message::Command& command = std::get<message::Command>(parsed);
+  const std::string& id = command.id;
   if (const auto seen = remembered_.find(id); seen != remembered_.end()) {
     ++counters_.duplicates;
     return seen->second.ack;  // a redelivery: the same answer, nothing executed again
@@ -176,24 +176,17 @@ std::string CommandProcessor::handle(std::string_view message, Clock::time_point
                                 " commands in the last minute"),
                   false);
   }
-  const nlohmann::json type_json = command.value("command_type", nlohmann::json());
-  if (!type_json.is_string()) {
-    ++counters_.invalid_request;
-    return finish(
-        id, error_ack(id, "error", "invalid_request", "command_type: a string is required"), true);
-  }
-  const std::string type = type_json.get<std::string>();
-  const auto handler = handlers_.find(type);
+  const auto handler = handlers_.find(command.type);
   if (handler == handlers_.end()) {
     ++counters_.unsupported;
+    // Clipped at a character boundary: the answer must stay valid UTF-8 and small.
     return finish(id,
                   error_ack(id, "unsupported", "unsupported_command",
-                            "unknown command_type '" + type.substr(0, 64) + "'"),
+                            "unknown command_type '" + message::clip(command.type, 64) + "'"),
                   true);
   }
-  const nlohmann::json payload = command.value("payload", nlohmann::json::object());
   try {
-    nlohmann::json result = handler->second(payload);
+    nlohmann::json result = handler->second(command.payload);
     ++counters_.executed;
     nlohmann::json ack = ack_of(id, "ok");
     if (!result.is_null()) ack["result"] = std::move(result);
@@ -207,8 +200,11 @@ std::string CommandProcessor::handle(std::string_view message, Clock::time_point
     ++counters_.failed;
     return finish(id, error_ack(id, "error", e.code(), e.what()), true);
   } catch (const std::exception& e) {
+    // A handler's own bug: answered, counted and logged by the caller; never the library's
+    // message (it may quote the peer's bytes).
     ++counters_.failed;
-    return finish(id, error_ack(id, "error", "internal_error", e.what()), true);
+    return finish(id, error_ack(id, "error", "internal_error", "the command failed on the box"),
+                  true);
   }
 }
 

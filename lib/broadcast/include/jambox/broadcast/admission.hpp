@@ -10,6 +10,7 @@
 // secret, and nothing is stored per ticket.
 
 #include <jambox/broadcast/config.hpp>
+#include <jambox/message/messages.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -31,7 +32,7 @@ struct RoomAvailability {
 };
 using RoomLookup = std::function<RoomAvailability(std::string_view room)>;
 
-inline constexpr std::size_t kMaxRequestBytes = 16 * 1024;
+inline constexpr std::size_t kMaxRequestBytes = message::kMaxRequestBytes;
 
 // The response to one request `payload` from the box `player_key` (the key in the request's
 // topic, which the broker's ACL ties to the box's certificate). Pure: no broker, no clock.
@@ -41,9 +42,12 @@ inline constexpr std::size_t kMaxRequestBytes = 16 * 1024;
 
 struct AdmissionCounters {
   std::uint64_t requests = 0;
-  std::uint64_t admitted = 0;  // tickets issued
-  std::uint64_t refused = 0;   // answered with an error
-  std::uint64_t ignored = 0;   // not on a request topic of ours: nothing to answer to
+  std::uint64_t admitted = 0;          // tickets issued
+  std::uint64_t refused = 0;           // answered with an error
+  std::uint64_t rate_limited = 0;      // a box asking faster than allowed: dropped unanswered
+  std::uint64_t retained_cleared = 0;  // retained room presence/transport removed
+  std::uint64_t failed = 0;            // a handler failed (logged; the server carries on)
+  std::uint64_t ignored = 0;           // not on a request topic of ours: nothing to answer to
 };
 
 class Admission {

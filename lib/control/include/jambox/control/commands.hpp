@@ -9,6 +9,8 @@
 // dispatch to one handler per command type. Handlers validate their payload with the field
 // helpers below, whose errors name the field.
 
+#include <jambox/message/limited_json.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -56,7 +58,7 @@ class CommandFailed : public std::runtime_error {
                                      std::int64_t lowest, std::int64_t highest);
 
 struct CommandLimits {
-  std::size_t max_inbound_bytes = 128 * 1024;
+  // Inbound limits (bytes, depth, strings) are message::command_limits().
   std::size_t max_ack_bytes = 256 * 1024;
   std::uint32_t per_minute = 300;
   std::size_t remembered = 1024;  // command ids kept for de-duplication
@@ -91,6 +93,8 @@ class CommandProcessor {
   [[nodiscard]] std::string handle(std::string_view message, Clock::time_point now);
 
   [[nodiscard]] const CommandCounters& counters() const noexcept { return counters_; }
+  // Why the latest refused message was refused (for the per-kind rejection counts).
+  [[nodiscard]] message::Refusal last_refusal() const noexcept { return last_refusal_; }
 
  private:
   struct Remembered {
@@ -105,6 +109,7 @@ class CommandProcessor {
   std::deque<std::string> remembered_order_;
   std::deque<Clock::time_point> recent_;
   CommandCounters counters_;
+  message::Refusal last_refusal_ = message::Refusal::invalid_json;
 };
 
 }  // namespace jambox::control
