@@ -1,5 +1,8 @@
 #include <jambox/box/admission_reply.hpp>
 #include <jambox/crypto/crypto.hpp>
+#include <jambox/message/messages.hpp>
+#include <jambox/message/text.hpp>
+#include <jambox/net/host_port.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -24,28 +27,39 @@ AdmissionRefusal malformed(std::string why) {
 
 std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view payload,
                                                                 const std::string& room) {
-  const json r = json::parse(payload, nullptr, false);
-  if (r.is_discarded() || !r.is_object() || !r.contains("success") || !r["success"].is_boolean()) {
+  message::ParseError refused;
+  const auto parsed = message::parse_object(payload, message::response_limits(), refused);
+  if (!parsed) return malformed("the room server's answer is refused: " + refused.detail);
+  const json& r = *parsed;
+  if (!r.contains("success") || !r["success"].is_boolean()) {
     return malformed("the room server's answer is not a response");
   }
   if (r["success"] != true) {
     const json code = r.value("error_code", json());
     const json error = r.value("error", json());
-    AdmissionRefusal refusal{code.is_string() ? code.get<std::string>() : "unknown",
-                             error.is_string() ? error.get<std::string>() : "", false};
+    // The server's words, clipped: they are shown in status and journal.
+    AdmissionRefusal refusal{
+        code.is_string() ? message::clip(code.get<std::string>(), 64) : "unknown",
+        error.is_string() ? message::clip(error.get<std::string>(), message::kMaxErrorLength) : "",
+        false};
     refusal.retry = refusal.error_code == "room_full";
     return refusal;
   }
   const json server = r.value("server", json());
   const json ticket = r.value("ticket", json());
-  if (!server.is_string() || server.get_ref<const std::string&>().empty() ||
-      server.get_ref<const std::string&>().size() > 255 || r.value("room", json()) != room ||
+  if (!server.is_string() || r.value("room", json()) != room ||
       !hex_of_length(r.value("ticket_secret", json()), wire::kTicketSecretLength) ||
       !hex_of_length(r.value("audio_key", json()), 2 * crypto::kKeySize) || !ticket.is_object() ||
       !hex_of_length(ticket.value("nonce", json()), 32) ||
       !ticket.value("expires", json()).is_number_unsigned() ||
       ticket["expires"].get<std::uint64_t>() == 0) {
     return malformed("the room server's ticket is malformed");
+  }
+  // Checked here, before the box leaves its room for it: the link would refuse it only later.
+  net::HostPort address;
+  std::string problem;
+  if (!net::parse_host_port(server.get_ref<const std::string&>(), address, problem)) {
+    return malformed("the room server's answer names no usable server: server " + problem);
   }
   RoomConfig target;
   target.server = server.get<std::string>();

@@ -1,0 +1,109 @@
+#include "admission_client.hpp"
+
+#include <jambox/box/admission_reply.hpp>
+#include <jambox/control/admin.hpp>
+#include <jambox/log/log.hpp>
+#include <jambox/message/messages.hpp>
+#include <jambox/message/text.hpp>
+
+namespace jambox::box {
+
+AdmissionClient::AdmissionClient(Outbox& out, const control::Topics& topics,
+                                 std::function<void(const RoomConfig&)> admitted,
+                                 std::function<void()> changed)
+    : out_(out), topics_(topics), admitted_(std::move(admitted)), changed_(std::move(changed)) {}
+
+const std::string& AdmissionClient::request(const std::string& room, Clock::time_point now) {
+  state_ = State{};
+  state_.room = room;
+  state_.request_id = control::make_uuid();
+  state_.last_request_id = state_.request_id;
+  state_.sent = now;
+  state_.state = "requested";
+  const nlohmann::json request{{"request_id", state_.request_id},
+                               {"request_type", "join_room"},
+                               {"player_key", topics_.player_key()},
+                               {"room", room},
+                               {"timestamp", wall_seconds()}};
+  control::PublishOptions options;
+  options.response_topic = topics_.response_prefix() + state_.request_id;
+  options.correlation = state_.request_id;
+  if (!out_.publish(topics_.request(state_.request_id), message::dump(request), options)) {
+    log::warning("admission: request for room {} not sent (MQTT not connected); retrying", room);
+  } else {
+    log::notice("admission: asking the room server for room {} (request {})", room,
+                state_.request_id);
+  }
+  if (changed_) changed_();
+  return state_.request_id;
+}
+
+void AdmissionClient::forget() {
+  state_ = State{};
+}
+
+void AdmissionClient::failed(std::string code, std::string error, bool retry,
+                             Clock::time_point now) {
+  state_.request_id.clear();
+  state_.state = code == "timeout" ? "timed_out" : "refused";
+  state_.error_code = std::move(code);
+  state_.error = std::move(error);
+  state_.retry = retry;
+  state_.retry_at = now + kRetry;
+  log::warning("admission to room {} failed: {} ({}){}", state_.room, state_.error_code,
+               state_.error, retry ? "; asking again in 30 s" : "");
+  if (changed_) changed_();
+}
+
+void AdmissionClient::on_response(std::string_view id, std::string_view payload,
+                                  Clock::time_point now, message::Rejections& rejections) {
+  if (id.empty() || id != state_.request_id) {
+    log::debug("MQTT response matches no request in flight; ignored");
+    return;
+  }
+  auto reply = read_admission_reply(payload, state_.room);
+  if (auto* refusal = std::get_if<AdmissionRefusal>(&reply)) {
+    if (refusal->error_code == "invalid_response") {
+      static_cast<void>(
+          rejections.count(message::Kind::response, message::Refusal::invalid_field, now));
+    }
+    // The server's words are shown, clipped: they come from the network.
+    failed(message::clip(refusal->error_code, 64),
+           message::clip(refusal->error, message::kMaxErrorLength), refusal->retry, now);
+    return;
+  }
+  const RoomConfig& target = std::get<RoomConfig>(reply);
+  state_.request_id.clear();
+  state_.state = "admitted";
+  log::notice("admission: ticket for room {} on {} (valid until {})", target.name, target.server,
+              target.ticket.expires_s);
+  if (admitted_) admitted_(target);
+}
+
+void AdmissionClient::tick(Clock::time_point now, bool needs_ticket) {
+  if (state_.room.empty()) return;
+  if (!state_.request_id.empty()) {
+    if (now - state_.sent >= kRequestTimeout) {
+      failed("timeout", "no answer from a room server in 30 s", true, now);
+    }
+    return;
+  }
+  if (state_.retry && now >= state_.retry_at) {
+    request(state_.room, now);
+  } else if (state_.state == "admitted" && needs_ticket) {
+    log::notice("admission: the ticket for room {} ran out while outside the room; asking again",
+                state_.room);
+    request(state_.room, now);
+  }
+}
+
+nlohmann::json AdmissionClient::figures() const {
+  if (state_.room.empty()) return nullptr;
+  return {{"room", state_.room},
+          {"state", state_.state},
+          {"request_id", state_.last_request_id},
+          {"error_code", state_.error_code},
+          {"error", state_.error}};
+}
+
+}  // namespace jambox::box

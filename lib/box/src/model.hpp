@@ -1,0 +1,118 @@
+#pragma once
+// The box's state, with one owner: the room it is in (and how it got there), the room link, the
+// audio engine and its JACK client, the mixer settings and the figures every report is made of.
+// Everything that changes the box goes through here (the config file at start and on reload,
+// commands from MQTT, the room server's tickets), and every change is announced to the
+// listeners (the control link, the systemd status line). Loop thread only.
+
+#include <jambox/audio/engine.hpp>
+#include <jambox/audio/meter_window.hpp>
+#include <jambox/box/config.hpp>
+#include <jambox/box/jam_link.hpp>
+#include <jambox/jack/supervisor.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jambox::box {
+
+enum class Change : std::uint8_t {
+  room,   // joined, left or moved (room() tells where)
+  audio,  // the JACK client connected or went away
+  link,   // something else a status reader cares about
+};
+
+struct RemoteFigures {
+  std::uint32_t session_id = 0;
+  float gain_db = 0.0F;
+  float pan = 0.0F;
+  bool muted = false;
+  audio::JitterStats jitter;
+};
+
+// One consistent reading of everything a status report shows; sizes bounded by the engine.
+struct Figures {
+  bool in_room = false;
+  std::string room;
+  std::string server;
+  LinkStats link;
+  jack::SupervisorStatus jack;
+  std::vector<RemoteFigures> remotes;  // active remotes, at most audio::kMaxRemotes
+  std::uint32_t engine_us_p999 = 0;
+  [[nodiscard]] std::size_t members() const noexcept {
+    return link.state == LinkState::joined ? 1 + remotes.size() : 0;
+  }
+};
+
+class BoxModel {
+ public:
+  using Listener = std::function<void(Change)>;
+
+  // Builds the engine, the room link and the JACK supervisor; starts nothing.
+  BoxModel(boost::asio::io_context& io, BoxConfig config);
+  ~BoxModel();
+  BoxModel(const BoxModel&) = delete;
+  BoxModel& operator=(const BoxModel&) = delete;
+
+  void start();  // joins the configured room (if any) and starts the JACK client
+  void stop();   // leaves the room and closes the JACK client
+
+  // --- the room ---------------------------------------------------------------------------
+  // Moves to `room` (leaving the current one). Throws std::invalid_argument naming the problem
+  // when the room cannot be joined as given (a malformed server address): nothing changes then.
+  void join(const RoomConfig& room);
+  // Leaves the room; false when the box is in none.
+  bool leave();
+  [[nodiscard]] bool in_room() const noexcept { return !config_.room.server.empty(); }
+  [[nodiscard]] const RoomConfig& room() const noexcept { return config_.room; }
+  // In a room by a ticket that ran out while the box was not admitted: it needs a new one.
+  [[nodiscard]] bool needs_ticket() const;
+
+  // --- settings ---------------------------------------------------------------------------
+  // Mixer and engine settings; false when the engine's command ring is full.
+  [[nodiscard]] bool post(const audio::Command& command);
+  [[nodiscard]] bool has_remote(std::uint32_t session_id) const;
+  [[nodiscard]] float metronome_gain_db() const noexcept { return config_.mix.metronome_gain_db; }
+  void restart_audio();
+  // A reloaded configuration: mix, jitter, room and encryption as the file says (JACK client
+  // settings, packet size and priorities keep their running values and are reported). Throws
+  // std::invalid_argument before changing anything when the new room cannot be joined.
+  void apply(BoxConfig next);
+  [[nodiscard]] const BoxConfig& config() const noexcept { return config_; }
+
+  // --- figures ----------------------------------------------------------------------------
+  [[nodiscard]] Figures gather() const;
+  // Levels since the previous call (one reader: the meters publisher).
+  [[nodiscard]] audio::MeterWindow take_meters() noexcept;
+  [[nodiscard]] std::string local_endpoint() const { return link_.local_endpoint(); }
+  [[nodiscard]] jack::State jack_state() const noexcept;
+
+  // --- change events ----------------------------------------------------------------------
+  void on_change(Listener listener);
+  // For the JACK client's connect log line and readiness.
+  void on_audio(std::function<void(const jack::ConnectionInfo*)> listener);
+
+ private:
+  class Processor;
+  void notify(Change change);
+  void apply_mix(const BoxConfig& next, const BoxConfig* previous);
+
+  boost::asio::io_context& io_;
+  BoxConfig config_;
+  audio::Engine engine_;
+  JamLink link_;
+  std::unique_ptr<Processor> processor_;
+  std::unique_ptr<jack::Supervisor> supervisor_;
+  std::vector<Listener> listeners_;
+  std::vector<std::function<void(const jack::ConnectionInfo*)>> audio_listeners_;
+};
+
+// The room link's settings for a box configuration.
+[[nodiscard]] JamLinkConfig link_config(const BoxConfig& config);
+
+}  // namespace jambox::box

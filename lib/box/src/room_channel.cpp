@@ -1,0 +1,183 @@
+#include "room_channel.hpp"
+
+#include <jambox/log/log.hpp>
+#include <jambox/message/text.hpp>
+
+#include <algorithm>
+
+namespace jambox::box {
+
+RoomChannel::RoomChannel(Outbox& out, const control::Topics& topics, std::string prefix,
+                         Events events)
+    : out_(out), topics_(topics), prefix_(std::move(prefix)), events_(std::move(events)) {}
+
+void RoomChannel::enter(const std::string& room, Clock::time_point now) {
+  if (room == room_) return;
+  if (!room_.empty()) {
+    publish_presence(message::PresenceEvent::leave, now);
+    out_.unsubscribe(topics_.room_presence_all(room_));
+    out_.unsubscribe(topics_.room_transport_all(room_));
+    roster_.clear();
+    presence_rate_.clear();
+    transport_rate_.clear();
+    transport_.reset();
+    is_host_ = false;
+    answer_due_ = false;
+  }
+  room_ = room;
+  presence_prefix_ = room_.empty() ? std::string() : prefix_ + "/room/" + room_ + "/presence/";
+  transport_prefix_ = room_.empty() ? std::string() : prefix_ + "/room/" + room_ + "/transport/";
+  if (!room_.empty()) {
+    out_.subscribe(topics_.room_presence_all(room_));
+    out_.subscribe(topics_.room_transport_all(room_));
+    publish_presence(message::PresenceEvent::join, now);
+  }
+  changed();
+}
+
+std::vector<std::string> RoomChannel::peers() const {
+  std::vector<std::string> keys;
+  keys.reserve(roster_.size());
+  for (const auto& [key, seen] : roster_) keys.push_back(key);
+  return keys;
+}
+
+void RoomChannel::on_ready(Clock::time_point now) {
+  if (!room_.empty()) publish_presence(message::PresenceEvent::join, now);
+}
+
+bool RoomChannel::on_message(std::string_view topic, std::string_view payload,
+                             Clock::time_point now, message::Rejections& rejections) {
+  if (room_.empty()) return false;
+  if (topic.starts_with(presence_prefix_)) {
+    on_presence(topic.substr(presence_prefix_.size()), payload, now, rejections);
+    return true;
+  }
+  if (topic.starts_with(transport_prefix_)) {
+    on_transport(topic.substr(transport_prefix_.size()), payload, now, rejections);
+    return true;
+  }
+  return false;
+}
+
+void RoomChannel::on_presence(std::string_view key, std::string_view payload, Clock::time_point now,
+                              message::Rejections& rejections) {
+  if (key == topics_.player_key() || !control::valid_topic_level(key)) return;
+  if (payload.empty()) return;  // a retained message cleared by the room server
+  if (!presence_rate_.admit(key, now)) {
+    ++rate_limited_;
+    if (rejections.count(message::Kind::presence, message::Refusal::rate_limited, now)) {
+      log::warning("room {}: member {} sends presence faster than allowed; dropping", room_,
+                   message::clip(key, 64));
+    }
+    return;
+  }
+  message::ParseError error;
+  const auto presence = message::parse_presence(payload, error);
+  if (!presence) {
+    if (rejections.count(message::Kind::presence, error.reason, now)) {
+      log::warning("room {}: presence from {} refused: {}", room_, message::clip(key, 64),
+                   error.detail);
+    }
+    return;
+  }
+  const bool known = roster_.contains(key);
+  if (presence->event == message::PresenceEvent::leave) {
+    if (const auto it = roster_.find(key); it != roster_.end()) roster_.erase(it);
+  } else {
+    if (!known && roster_.size() >= kMaxMembers) return;
+    roster_.insert_or_assign(std::string(key), now);
+    // A newcomer learns who is here, and the room's transport, soon: at the next tick, once for
+    // however many newcomers arrived meanwhile.
+    if (presence->event == message::PresenceEvent::join) answer_due_ = true;
+  }
+  if (known != roster_.contains(key)) changed();
+}
+
+void RoomChannel::on_transport(std::string_view key, std::string_view payload,
+                               Clock::time_point now, message::Rejections& rejections) {
+  if (!control::valid_topic_level(key)) return;
+  if (key != topics_.player_key() && !transport_rate_.admit(key, now)) {
+    ++rate_limited_;
+    if (rejections.count(message::Kind::transport, message::Refusal::rate_limited, now)) {
+      log::warning("room {}: member {} sends transport updates faster than allowed; dropping",
+                   room_, message::clip(key, 64));
+    }
+    return;
+  }
+  if (payload.empty()) return;  // a retained update cleared
+  message::ParseError error;
+  auto update = message::parse_transport(payload, key, error);
+  if (!update) {
+    if (rejections.count(message::Kind::transport, error.reason, now)) {
+      log::warning("room {}: transport update from {} refused: {}", room_, message::clip(key, 64),
+                   error.detail);
+    }
+    return;
+  }
+  if (key != topics_.player_key()) is_host_ = false;  // another box took over
+  const bool same = transport_ && *transport_ == *update;
+  transport_ = std::move(*update);
+  if (events_.metronome) {
+    events_.metronome(transport_->metronome, static_cast<float>(transport_->tempo_bpm));
+  }
+  if (!same) changed();
+}
+
+void RoomChannel::tick(Clock::time_point now) {
+  if (room_.empty()) return;
+  if (now - last_presence_ >= kPresenceInterval) {
+    publish_presence(message::PresenceEvent::presence, now);
+  }
+  if (answer_due_ && now - last_answer_ >= kAnswerGap) {
+    answer_due_ = false;
+    last_answer_ = now;
+    publish_presence(message::PresenceEvent::presence, now);
+    if (is_host_) publish_transport();
+  }
+  bool gone = false;
+  for (auto it = roster_.begin(); it != roster_.end();) {
+    if (now - it->second > kPresenceExpiry) {
+      it = roster_.erase(it);
+      gone = true;
+    } else {
+      ++it;
+    }
+  }
+  presence_rate_.forget_idle(now);
+  transport_rate_.forget_idle(now);
+  if (gone) changed();
+}
+
+void RoomChannel::say_leave() {
+  publish_presence(message::PresenceEvent::leave, Clock::now());
+}
+
+void RoomChannel::host(message::Transport next) {
+  next.host = topics_.player_key();
+  next.timestamp = wall_seconds();
+  transport_ = std::move(next);
+  is_host_ = true;
+  publish_transport();  // comes back to this box too, which applies the metronome
+  changed();
+}
+
+void RoomChannel::publish_presence(message::PresenceEvent event, Clock::time_point now) {
+  if (room_.empty() || !out_.ready()) return;
+  last_presence_ = now;
+  out_.publish(topics_.room_presence(room_),
+               message::presence_text(topics_.player_key(), event, wall_seconds()));
+}
+
+void RoomChannel::publish_transport() {
+  if (room_.empty() || !transport_ || !out_.ready()) return;
+  out_.publish(topics_.room_transport(room_), message::dump(message::to_json(*transport_)));
+}
+
+nlohmann::json RoomChannel::figures() const {
+  return {{"peers", peers()},
+          {"transport", transport_ ? message::to_json(*transport_) : nlohmann::json()},
+          {"rate_limited", rate_limited_}};
+}
+
+}  // namespace jambox::box

@@ -1,0 +1,805 @@
+// One box of a room turns hostile. It holds a valid certificate ("box-evil"), so the broker lets it
+// publish on every topic the shipped ACL grants a box: its presence and transport in any room, its
+// own player topics, and requests to the room servers. It sends what a broken or malicious client
+// can: deeply nested documents (also retained, so they wait for every later member), documents
+// near the broker's packet limit, invalid UTF-8 in strings and keys, non-object, truncated and
+// empty payloads, a bounded flood, and hostile admission requests.
+//
+// Everything else is real: mosquitto with the shipped configuration and ACL, jambox-broadcast
+// admitting boxes by ticket over MQTT, two jackd servers (dummy driver) and two managed jamboxd
+// with box A playing a signal that box B receives. Afterwards the room must be as it was: both
+// boxes alive, connected and in the room, B still receiving A, no box ever reporting a document
+// over 256 KiB, the refused messages counted, the room server alive, and a third box, joining
+// while the poisoned retained messages are on the broker (the room server, which clears them,
+// held meanwhile), staying up and joining once the server clears them.
+//
+// Nothing here asserts timings: every wait is generous and only bounds a failing test.
+#include <jambox/control/admin.hpp>
+#include <jambox/control/session.hpp>
+#include <jambox/jacktest/jack_server.hpp>
+#include <jambox/test/binaries.hpp>
+#include <jambox/test/mosquitto.hpp>
+#include <jambox/test/process.hpp>
+#include <jambox/test/server.hpp>
+#include <jambox/test/stats.hpp>
+#include <jambox/test/temp_dir.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace control = jambox::control;
+namespace jt = jambox::jacktest;
+using jambox::test::MosquittoBroker;
+using jambox::test::Process;
+using jambox::test::TempDir;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// No status document or command acknowledgement of a box may exceed this (docs/control-plane.md).
+constexpr std::size_t kMaxDocument = 262144;
+constexpr std::string_view kEvil = "box-evil";
+const std::string kRoom = "band";
+const std::string kEvilTransport = "jambox/room/band/transport/box-evil";
+const std::string kEvilPresence = "jambox/room/band/presence/box-evil";
+const std::string kEvilPlayer = "jambox/player/box-evil/";
+
+// The end of a long log, enough to see why a process died.
+std::string tail(const std::string& text, std::size_t n = 6000) {
+  return text.size() <= n ? text : "..." + text.substr(text.size() - n);
+}
+
+std::size_t count(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+  return true;
+}
+
+std::filesystem::path installed(std::string_view name) {
+  const auto program = jambox::test::find_installed_program(name);
+  if (!program) FAIL(name << " is not installed (packaging/install-deps.sh test)");
+  return *program;
+}
+
+// --- the room's real parts --------------------------------------------------------------------
+
+std::string box_config(const MosquittoBroker& broker, const std::string& key,
+                       const std::string& jack_server) {
+  std::ostringstream c;
+  c << "[audio]\n"
+    << "client_name = \"" << key << "\"\n"
+    << "server_name = \"" << jack_server << "\"\n"
+    << "capture = [\"\", \"\"]\n"
+    << "playback = [\"\", \"\"]\n"
+    << "monitor = false\n"
+    << "[mqtt]\n"
+    << "enabled = true\n"
+    << "broker = \"" << broker.uri() << "\"\n"
+    << "player_key = \"" << key << "\"\n"
+    << "ca_file = \"" << broker.ca().string() << "\"\n"
+    << "cert_file = \"" << broker.cert(key).string() << "\"\n"
+    << "key_file = \"" << broker.key(key).string() << "\"\n"
+    << "status_interval_s = 5\n";
+  return c.str();
+}
+
+std::unique_ptr<Process> start_box(const TempDir& dir, const MosquittoBroker& broker,
+                                   const std::string& key, const std::string& jack_server) {
+  const auto conf = dir.write_file(key + ".conf", box_config(broker, key, jack_server));
+  return jambox::test::spawn_built(dir.path(), "jamboxd", {"--config", conf.string()}, key);
+}
+
+// Whether `p` still runs; when not, says how it ended and what it last logged.
+bool alive(Process& p, const std::string& what) {
+  if (p.running()) return true;
+  const auto status = p.status();
+  UNSCOPED_INFO(what << " is gone: " << (status ? status->describe() : std::string("unknown"))
+                     << "\n"
+                     << what << " stderr (end):\n"
+                     << tail(p.stderr_text()));
+  return false;
+}
+
+control::AdminConfig admin_config(const MosquittoBroker& broker) {
+  control::AdminConfig c;
+  c.broker = broker.uri();
+  c.tls = {broker.ca(), broker.cert("jamboxctl"), broker.key("jamboxctl")};
+  return c;
+}
+
+// Pings until the box answers (it may be busy with what it was sent).
+bool answers(control::AdminClient& admin, const std::string& key, std::chrono::seconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto ack = admin.command(key, "ping", json::object(), 1s);
+    if (ack && ack->value("status", "") == "ok") return true;
+  }
+  return false;
+}
+
+// The first status of `key` that satisfies `accept` (nullopt after `within`).
+std::optional<json> status_until(control::AdminClient& admin, const std::string& key,
+                                 const std::function<bool(const json&)>& accept,
+                                 std::chrono::seconds within = 40s) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  std::optional<json> last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto ack = admin.command(key, "get_status", json::object(), 5s);
+    if (ack && ack->value("status", "") == "ok" && (*ack)["result"].is_object()) {
+      // The ack as the box sent it is measured by the watcher; this is the same document.
+      CHECK(ack->dump().size() <= kMaxDocument);
+      last = (*ack)["result"];
+      if (accept(*last)) return last;
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  if (last) UNSCOPED_INFO(key << "'s last status: " << tail(last->dump(), 3000));
+  return std::nullopt;
+}
+
+// The length of the message the broker retains on `topic` (0: none), as a subscriber that asks
+// only for retained messages sees it.
+std::size_t retained_length(const TempDir& dir, const MosquittoBroker& broker,
+                            const std::string& topic) {
+  static int next = 0;
+  std::vector<std::string> args = broker.client_args("jamboxctl");
+  args.insert(args.end(), {"--retained-only", "-C", "1", "-W", "2", "-F", "%l", "-t", topic});
+  jambox::test::ProcessOptions options;
+  options.program = installed("mosquitto_sub");
+  options.args = std::move(args);
+  options.output_dir = dir.path();
+  options.name = "retained-" + std::to_string(++next);
+  Process sub(std::move(options));
+  if (!sub.wait_for(30s)) return 0;
+  const std::string out = sub.stdout_text();
+  return out.empty() ? 0 : std::stoul(out);
+}
+
+// Whether the broker comes to retain a message of `length` bytes (0: nothing) on `topic`.
+bool eventually_retained(const TempDir& dir, const MosquittoBroker& broker,
+                         const std::string& topic, std::size_t length) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::size_t now = retained_length(dir, broker, topic);
+    if (now == length) return true;
+    UNSCOPED_INFO(topic << " retains " << now << " bytes, waiting for " << length);
+    std::this_thread::sleep_for(250ms);
+  }
+  return false;
+}
+
+bool in_band(const json& s) {
+  return s.value("room", json()) == kRoom && s.value("connection_state", "") == "connected";
+}
+
+// The sum of the reason -> count object `rejected_messages[kind]`; 0 while absent.
+std::uint64_t rejected_total(const json& status, const std::string& kind) {
+  const auto all = status.find("rejected_messages");
+  if (all == status.end() || !all->is_object()) return 0;
+  const auto of_kind = all->find(kind);
+  if (of_kind == all->end() || !of_kind->is_object()) return 0;
+  std::uint64_t total = 0;
+  for (const auto& [reason, n] : of_kind->items()) {
+    if (n.is_number_unsigned()) total += n.get<std::uint64_t>();
+  }
+  return total;
+}
+
+// Packets received per remote (by session id), from the status's `remotes`.
+std::map<std::uint64_t, std::uint64_t> received_by_remote(const json& status) {
+  std::map<std::uint64_t, std::uint64_t> result;
+  const auto remotes = status.find("remotes");
+  if (remotes == status.end() || !remotes->is_array()) return result;
+  for (const auto& r : *remotes) {
+    if (!r.is_object()) continue;
+    const auto id = r.find("session_id");
+    const auto received = r.find("received");
+    if (id == r.end() || received == r.end() || !id->is_number_unsigned() ||
+        !received->is_number_unsigned()) {
+      continue;
+    }
+    result[id->get<std::uint64_t>()] = received->get<std::uint64_t>();
+  }
+  return result;
+}
+
+// --- what the room's boxes publish, as a subscriber sees it -----------------------------------
+
+// mosquitto_sub as jamboxctl (its own client id, so the AdminClient keeps its session), line
+// buffered, printing "MSG <topic> <payload length>" for every message.
+class Watcher {
+ public:
+  Watcher(const TempDir& dir, const MosquittoBroker& broker, const std::vector<std::string>& keys) {
+    jambox::test::ProcessOptions options;
+    options.program = installed("stdbuf");
+    // -W: a lifetime past the test's own timeout, should the test leave it behind.
+    options.args = {"-oL", installed("mosquitto_sub").string(), "-d", "-F", "MSG %t %l", "-W",
+                    "300"};
+    const auto tls = broker.client_args("jamboxctl");
+    options.args.insert(options.args.end(), tls.begin(), tls.end());
+    for (const std::string& key : keys) {
+      for (const char* leaf : {"status", "command/ack"}) {
+        options.args.insert(options.args.end(), {"-t", "jambox/player/" + key + "/" + leaf});
+      }
+    }
+    options.output_dir = dir.path();
+    options.name = "watcher";
+    process_ = std::make_unique<Process>(std::move(options));
+  }
+
+  [[nodiscard]] bool wait_subscribed() const {
+    return eventually(
+        [&] {
+          return (process_->stdout_text() + process_->stderr_text()).find("Subscribed (mid:") !=
+                 std::string::npos;
+        },
+        15s);
+  }
+
+  // (topic, payload length) of every message so far.
+  [[nodiscard]] std::vector<std::pair<std::string, std::size_t>> messages() const {
+    std::vector<std::pair<std::string, std::size_t>> result;
+    std::istringstream lines(process_->stdout_text());
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("MSG ", 0) != 0) continue;
+      std::istringstream fields(line.substr(4));
+      std::string topic;
+      std::size_t length = 0;
+      if (fields >> topic >> length) result.emplace_back(topic, length);
+    }
+    return result;
+  }
+
+  [[nodiscard]] std::size_t count_on(const std::string& topic) const {
+    std::size_t n = 0;
+    for (const auto& m : messages()) n += m.first == topic ? 1U : 0U;
+    return n;
+  }
+
+  [[nodiscard]] Process& process() { return *process_; }
+
+ private:
+  std::unique_ptr<Process> process_;
+};
+
+// --- the attacker -------------------------------------------------------------------------------
+
+// box-evil's MQTT session, driven from the test's thread. It subscribes to its own transport
+// topic: the broker routes a client's messages in order, so once a marker published last comes
+// back, everything before it has been routed to the room.
+class Attacker {
+ public:
+  explicit Attacker(const MosquittoBroker& broker) {
+    control::SessionConfig c;
+    c.uri = broker.uri();
+    c.identity = std::string(kEvil);
+    c.tls = {broker.ca(), broker.cert(kEvil), broker.key(kEvil)};
+    c.subscriptions = {kEvilTransport};
+    // A client that sends what the broker takes, not what jambox's own clients would send.
+    c.max_payload_bytes = 1024 * 1024;
+    c.backoff_first = 200ms;
+    c.backoff_ceiling = 1000ms;
+    control::SessionEvents events;
+    events.message = [this](const control::Message& m) {
+      if (m.topic == kEvilTransport && !marker_.empty() && m.payload == marker_) {
+        marker_seen_ = true;
+      }
+    };
+    session_ = std::make_unique<control::Session>(io_, std::move(c), std::move(events));
+  }
+  ~Attacker() { stop(); }
+  Attacker(const Attacker&) = delete;
+  Attacker& operator=(const Attacker&) = delete;
+
+  bool connect() {
+    session_->start();
+    return run_until([&] { return session_->ready(); }, 15s);
+  }
+
+  // Publishes once the session takes it (it refuses while too many are in flight); false when it
+  // is too large for the broker's packet limit, or was not taken within a generous bound (the
+  // broker dropped the attacker, say).
+  bool publish(const std::string& topic, std::string_view payload, int qos = 1,
+               bool retained = false, const std::string& response_topic = {},
+               const std::string& correlation = {}) {
+    control::PublishOptions options;
+    options.qos = qos;
+    options.retained = retained;
+    options.response_topic = response_topic;
+    options.correlation = correlation;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!session_->publish(topic, payload, options)) {
+      const bool too_large = session_->counters().publish_too_large != too_large_;
+      too_large_ = session_->counters().publish_too_large;
+      if (too_large || std::chrono::steady_clock::now() >= deadline) {
+        ++refused_;
+        return false;
+      }
+      io_.restart();
+      io_.run_for(1ms);
+    }
+    ++published_;
+    return true;
+  }
+
+  // Publishes a marker last and waits until it comes back: the broker has routed everything
+  // published before. A marker may be dropped from a queue the flood filled, so it is repeated.
+  bool drain() {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+      marker_ = json{{"marker", control::make_uuid()}}.dump();
+      marker_seen_ = false;
+      if (!publish(kEvilTransport, marker_)) continue;
+      if (run_until([&] { return marker_seen_; }, 3s)) return true;
+    }
+    return false;
+  }
+
+  void stop() {
+    if (session_) session_->stop(1s);
+  }
+
+  [[nodiscard]] std::size_t published() const { return published_; }
+  [[nodiscard]] std::size_t refused() const { return refused_; }
+
+ private:
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      io_.restart();
+      io_.run_for(10ms);
+    }
+    return true;
+  }
+
+  boost::asio::io_context io_;
+  std::unique_ptr<control::Session> session_;
+  std::string marker_;
+  bool marker_seen_ = false;
+  std::size_t published_ = 0;
+  std::size_t refused_ = 0;
+  std::uint64_t too_large_ = 0;
+};
+
+// --- hostile documents --------------------------------------------------------------------------
+
+std::string nested_arrays(std::size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+std::string nested_objects(std::size_t depth) {
+  std::string s;
+  s.reserve(depth * 6 + 1);
+  for (std::size_t i = 0; i < depth; ++i) s += "{\"a\":";
+  s += '0';
+  s.append(depth, '}');
+  return s;
+}
+
+// A transport update (presence) that is well-formed but for `field_json`, its member "x".
+std::string transport_with(const std::string& field_json) {
+  return R"({"event":"update","host":"box-evil","tempo_bpm":120,"metronome":false,"x":)" +
+         field_json + "}";
+}
+
+std::string presence_with(const std::string& field_json) {
+  return R"({"player_key":"box-evil","event":"join","x":)" + field_json + "}";
+}
+
+std::string quoted_filler(std::size_t n) {
+  return "\"" + std::string(n, 'x') + "\"";
+}
+
+constexpr char kNulInString[] = "{\"event\":\"join\",\"player_key\":\"box\0evil\"}";
+
+// Malformed in every way a parser must survive; none of them is a valid update or presence.
+std::vector<std::string> malformed_documents() {
+  return {
+      // Invalid UTF-8: a stray continuation byte, a lone lead byte, an overlong encoding, an
+      // encoded surrogate, bytes that never occur; in values and in keys.
+      "{\"event\":\"update\",\"host\":\"box-evil\xff\",\"tempo_bpm\":120,\"metronome\":false}",
+      "{\"event\":\"upd\xc3\",\"host\":\"box-evil\",\"tempo_bpm\":120,\"metronome\":false}",
+      "{\"event\":\"update\",\"host\":\"box-evil\",\"tempo_bpm\":120,\"metronome\":false,"
+      "\"name\":\"\xc0\xaf\xed\xa0\x80\xf8\x88\x80\x80\x80\"}",
+      "{\"\xff\xfe\":1,\"event\":\"update\",\"host\":\"box-evil\",\"tempo_bpm\":120,"
+      "\"metronome\":false}",
+      "{\"event\x80\":\"join\",\"player_key\":\"box-evil\"}",
+      "{\"player_key\":\"box-evil\xed\xbf\xbf\",\"event\":\"join\"}",
+      // Lone surrogates as escapes; a NUL byte in a string.
+      R"({"event":"update","host":"box-evil\ud800","tempo_bpm":120,"metronome":false})",
+      R"({"event":"join","player_key":"\udc00"})",
+      std::string(kNulInString, sizeof kNulInString - 1),
+      // Not an object.
+      "[]",
+      "[\"update\",120]",
+      "42",
+      "-0",
+      "1e400",
+      "\"update\"",
+      "null",
+      "true",
+      // Truncated.
+      "{",
+      "[",
+      "{\"event\":\"update\",\"host\":\"box-evil\",\"tempo_bpm\":12",
+      "{\"player_key\":\"box-evil\",\"event\":\"jo",
+      "{\"event\":\"update\",",
+      // Members of the wrong type or out of range.
+      R"({"event":["update"],"host":"box-evil","tempo_bpm":120,"metronome":false})",
+      R"({"event":"update","host":{"k":"box-evil"},"tempo_bpm":120,"metronome":false})",
+      R"({"event":"update","host":"box-evil","tempo_bpm":"120","metronome":false})",
+      R"({"event":"update","host":"box-evil","tempo_bpm":1e308,"metronome":false})",
+      R"({"event":"update","host":"box-evil","tempo_bpm":-1,"metronome":false})",
+      R"({"event":"update","host":"box-evil","tempo_bpm":18446744073709551616,"metronome":0})",
+      R"({"event":"update","host":"box-evil","tempo_bpm":120,"metronome":false,"queue":"x"})",
+      R"({"event":"update","host":"box-a","tempo_bpm":120,"metronome":false})",
+      R"({"event":{"event":"join"},"player_key":"box-evil"})",
+      R"({"event":null,"player_key":["box-evil"]})",
+      R"({"event":"update","event":"leave","player_key":"box-a"})",
+  };
+}
+
+// A transport update whose queue is far over the 64 titles allowed, within the packet limit.
+std::string huge_queue() {
+  std::string s = R"({"event":"update","host":"box-evil","tempo_bpm":120,"metronome":false,)"
+                  R"("playing":true,"queue":[)";
+  for (int i = 0; i < 15000; ++i) {
+    if (i != 0) s += ',';
+    s += "\"title " + std::to_string(i) + "\"";
+  }
+  return s + "]}";
+}
+
+// An object with 15,000 members.
+std::string many_keys() {
+  std::string s = R"({"event":"update","host":"box-evil","tempo_bpm":120,"metronome":false)";
+  for (int i = 0; i < 15000; ++i) s += ",\"k" + std::to_string(i) + "\":" + std::to_string(i);
+  return s + "}";
+}
+
+std::string request(const std::string& id, const std::string& type, const std::string& room,
+                    const std::string& extra = {}) {
+  return "{\"request_id\":\"" + id + "\",\"request_type\":\"" + type +
+         "\",\"player_key\":\"box-evil\",\"room\":\"" + room + "\",\"timestamp\":0" + extra + "}";
+}
+
+// Sends the whole attack, each message once (CHECKs that the session took it).
+void attack(Attacker& evil) {
+  const std::string deep = nested_arrays(60000);
+  const std::string deep_transport = transport_with(nested_arrays(60000));
+  const std::string deep_presence = presence_with(nested_arrays(60000));
+  // Over 256 KiB and still under the broker's packet limit (max_packet_size 266240).
+  const std::string big_transport = transport_with(quoted_filler(264000 - 100));
+  const std::string big_presence = presence_with(quoted_filler(250000));
+  const std::vector<std::string> evil_own = {"status",       "state",  "view",
+                                             "capabilities", "meters", "command/ack"};
+
+  // 1. Depth, as plain and as retained messages, on the room topics and on its own.
+  for (const bool retained : {false, true}) {
+    CHECK(evil.publish(kEvilTransport, deep_transport, 1, retained));
+    CHECK(evil.publish(kEvilPresence, deep_presence, 1, retained));
+  }
+  for (const auto& doc : {deep, nested_objects(40000), transport_with(nested_objects(40000)),
+                          R"({"event":"update","host":"box-evil","tempo_bpm":)" +
+                              nested_arrays(60000) + R"(,"metronome":false})",
+                          R"({"event":"update","host":"box-evil","tempo_bpm":120,)"
+                          R"("metronome":false,"queue":)" +
+                              nested_arrays(60000) + "}",
+                          R"({"player_key":)" + nested_arrays(60000) + R"(,"event":"join"})"}) {
+    CHECK(evil.publish(kEvilTransport, doc));
+    CHECK(evil.publish(kEvilPresence, doc));
+  }
+  for (const auto& leaf : evil_own) CHECK(evil.publish(kEvilPlayer + leaf, deep));
+
+  // 2. Size.
+  CHECK(evil.publish(kEvilTransport, big_transport));
+  CHECK(evil.publish(kEvilPresence, big_presence));
+  CHECK(evil.publish(kEvilTransport, huge_queue()));
+  CHECK(evil.publish(kEvilTransport, many_keys()));
+  for (const auto& leaf : evil_own) CHECK(evil.publish(kEvilPlayer + leaf, big_presence));
+
+  // 3. Malformed: invalid UTF-8, not objects, truncated, wrong types; and empty payloads.
+  for (const auto& doc : malformed_documents()) {
+    CHECK(evil.publish(kEvilTransport, doc));
+    CHECK(evil.publish(kEvilPresence, doc));
+    for (const auto& leaf : evil_own) CHECK(evil.publish(kEvilPlayer + leaf, doc));
+  }
+  for (int qos : {0, 1}) {
+    CHECK(evil.publish(kEvilTransport, "", qos));
+    CHECK(evil.publish(kEvilPresence, "", qos));
+  }
+
+  // 4. Requests to the room servers (jambox-broadcast serves them through a shared subscription).
+  const auto ask = [&](const std::string& payload, bool with_response_topic = true) {
+    const std::string id = control::make_uuid();
+    const std::string response = with_response_topic ? kEvilPlayer + "response/" + id : "";
+    CHECK(evil.publish(kEvilPlayer + "request/" + id, payload, 1, false, response, id));
+  };
+  ask(deep);
+  ask(request(control::make_uuid(), "join_room", "band", ",\"x\":" + nested_arrays(60000)));
+  ask(request(control::make_uuid(), "join_room", "band", ",\"pad\":" + quoted_filler(100 * 1024)));
+  ask(request(control::make_uuid(), "join_room", "ba\xffnd"));
+  ask(request(control::make_uuid(), "join\xc3\x28room", "band"));
+  ask("{\"request_id\":\"\xff\xfe\",\"request_type\":\"join_room\",\"room\":\"band\"}");
+  ask(request(control::make_uuid(), std::string(10 * 1024, 'j'), "band"));
+  ask(request(control::make_uuid(), "join_room", std::string(10 * 1024, 'r')));
+  ask(request(std::string(10 * 1024, 'i'), "join_room", "band"));
+  for (const auto& doc : {std::string("[]"), std::string("{"), std::string(), std::string("null"),
+                          std::string(R"({"request_id":7,"request_type":["join_room"]})")}) {
+    ask(doc);
+    ask(doc, false);
+  }
+
+  // 5. A bounded flood: presence joins (each makes every box answer) and transport updates, as
+  // fast as the session takes them, QoS 0 and 1.
+  for (int i = 0; i < 2000; ++i) {
+    const int qos = i % 2;
+    const std::string n = std::to_string(i);
+    CHECK(evil.publish(kEvilPresence,
+                       R"({"player_key":"box-evil","event":"join","timestamp":)" + n + "}", qos));
+    CHECK(evil.publish(
+        kEvilTransport,
+        R"({"event":"update","host":"box-evil","tempo_bpm":)" + std::to_string(30 + i % 271) +
+            R"(,"metronome":false,"playing":false,"queue":[],"timestamp":)" + n + "}",
+        qos));
+  }
+
+  // 6. Poison for later members: the deep documents stay retained on the room topics.
+  CHECK(evil.publish(kEvilPresence, deep_presence, 1, true));
+  CHECK(evil.publish(kEvilTransport, deep_transport, 1, true));
+}
+
+}  // namespace
+
+TEST_CASE("a hostile box with a valid certificate neither crashes nor silences its room",
+          "[integration][hostile]") {
+  TempDir dir("hostile-peer");
+  MosquittoBroker broker(dir, {"box-a", "box-b", "box-c", std::string(kEvil)});
+  jambox::test::ServerSpec spec;
+  spec.rooms = {{kRoom, jambox::test::random_secret(), 0}};
+  spec.log_level = "info";
+  spec.extra = "[mqtt]\nenabled = true\nbroker = \"" + broker.uri() + "\"\nca_file = \"" +
+               broker.ca().string() + "\"\ncert_file = \"" +
+               broker.cert("jambox-broadcast").string() + "\"\nkey_file = \"" +
+               broker.key("jambox-broadcast").string() + "\"\npublic_endpoint = \"127.0.0.1\"\n";
+  jambox::test::BroadcastServer server(dir, spec);
+  jt::JackServer jack_a(dir);
+  jt::JackServer jack_b(dir);
+
+  auto box_a = start_box(dir, broker, "box-a", jack_a.name());
+  auto box_b = start_box(dir, broker, "box-b", jack_b.name());
+  const auto diagnostics = [&] {
+    return "box-a stderr:\n" + tail(box_a->stderr_text()) + "\nbox-b stderr:\n" +
+           tail(box_b->stderr_text()) + "\nserver:\n" + tail(server.log()) + "\nbroker:\n" +
+           tail(broker.log());
+  };
+
+  // --- the room before the attack: A and B admitted by ticket, B receiving A's signal ---------
+  {
+    control::AdminClient admin(admin_config(broker));
+    std::string why;
+    REQUIRE(admin.connect(10s, why));
+    INFO(diagnostics());
+    for (const std::string key : {"box-a", "box-b"}) {
+      REQUIRE(answers(admin, key, 30s));
+      const auto ack = admin.command(key, "join_room", json{{"room", kRoom}}, 10s);
+      REQUIRE(ack);
+      REQUIRE((*ack)["status"] == "ok");
+    }
+    REQUIRE(server.wait_for_stats(
+        [](const json& s) { return jambox::test::member_count(s, kRoom) == 2; }, 40s));
+    REQUIRE(status_until(admin, "box-a", in_band));
+    REQUIRE(status_until(admin, "box-b", [](const json& s) {
+      return in_band(s) && s["remotes"].is_array() && !s["remotes"].empty();
+    }));
+    admin.disconnect();
+  }
+  // A plays until the test stops it; B receives A's packets all along.
+  auto play = jambox::test::spawn_built(dir.path(), "jambox-jack-play",
+                                        {"-s", jack_a.name(), "-n", "play-a", "-p", "box-a:in_1",
+                                         "-t", "0", "-w", "60", "--signal", "multitone"},
+                                        "play-a");
+
+  Watcher watcher(dir, broker, {"box-a", "box-b", "box-c"});
+  {
+    INFO("watcher: " << watcher.process().stdout_text() << watcher.process().stderr_text());
+    REQUIRE(watcher.wait_subscribed());
+  }
+  const std::size_t log_before = broker.log().size();
+
+  // --- the attack -------------------------------------------------------------------------------
+  {
+    Attacker evil(broker);
+    INFO(diagnostics());
+    REQUIRE(evil.connect());
+    attack(evil);
+    INFO("published " << evil.published() << ", refused " << evil.refused());
+    REQUIRE(evil.drain());
+    evil.stop();
+  }
+
+  // --- the room after it ------------------------------------------------------------------------
+  INFO(diagnostics());
+  // Both boxes survived (and a box that died says how: its signal, its last words).
+  const bool a_alive = alive(*box_a, "box-a");
+  const bool b_alive = alive(*box_b, "box-b");
+  const bool server_alive = alive(server.process(), "jambox-broadcast");
+  REQUIRE(a_alive);
+  REQUIRE(b_alive);
+  REQUIRE(server_alive);
+
+  control::AdminClient admin(admin_config(broker));
+  std::string why;
+  REQUIRE(admin.connect(10s, why));
+  for (const std::string key : {"box-a", "box-b"}) {
+    INFO(key);
+    // They answer commands, stayed connected and in the room.
+    REQUIRE(answers(admin, key, 60s));
+    const auto st = status_until(admin, key, in_band);
+    REQUIRE(st);
+    CHECK((*st)["room"] == kRoom);
+    CHECK((*st)["connection_state"] == "connected");
+    // What they refused is counted, per kind and reason.
+    const auto counted = status_until(admin, key, [](const json& s) {
+      return rejected_total(s, "transport") > 0 && rejected_total(s, "presence") > 0;
+    });
+    REQUIRE(counted);
+    CHECK((*counted)["rejected_messages"]["transport"].is_object());
+    CHECK((*counted)["rejected_messages"]["presence"].is_object());
+    CHECK(rejected_total(*counted, "transport") > 0);
+    CHECK(rejected_total(*counted, "presence") > 0);
+  }
+
+  // B still receives A: a remote's packet count goes on growing.
+  {
+    const auto first = status_until(
+        admin, "box-b", [](const json& s) { return in_band(s) && !received_by_remote(s).empty(); });
+    REQUIRE(first);
+    const auto before = received_by_remote(*first);
+    std::this_thread::sleep_for(1s);
+    const auto later = status_until(admin, "box-b", [&](const json& s) {
+      for (const auto& [session, received] : received_by_remote(s)) {
+        const auto was = before.find(session);
+        if (was != before.end() && received > was->second) return true;
+      }
+      return false;
+    });
+    CHECK(later);
+  }
+
+  // The broker never had to drop A's or B's session: each connected once, before the attack, and
+  // no disconnection of either is logged since.
+  {
+    const std::string log = broker.log();
+    CHECK(count(log, " as box-a (") == 1);
+    CHECK(count(log, " as box-b (") == 1);
+    // Nor the attacker's: everything it sent went out over one connection.
+    CHECK(count(log, " as box-evil (") == 1);
+    std::istringstream lines(log.substr(log_before));
+    std::string line;
+    while (std::getline(lines, line)) {
+      const bool ours =
+          line.find("box-a") != std::string::npos || line.find("box-b") != std::string::npos;
+      const bool dropped = line.find("isconnect") != std::string::npos ||
+                           line.find("closed its connection") != std::string::npos;
+      CHECK_FALSE((ours && dropped));
+    }
+  }
+
+  // --- retained poison: cleared by the room server, harmless to a box that takes it in ---------
+  // Boxes never retain room messages, so the room server clears retained ones it sees
+  // (docs/security.md): after the attack the broker keeps nothing on the attacker's room topics.
+  CHECK(eventually_retained(dir, broker, kEvilTransport, 0));
+  CHECK(eventually_retained(dir, broker, kEvilPresence, 0));
+  CHECK(server.log().find("cleared a retained message from " + kEvilTransport) !=
+        std::string::npos);
+  // To prove as well that a box taking such poison in with its subscriptions is unharmed, the
+  // room server is held while the attacker plants it again and box C enters the room.
+  const std::string poison = transport_with(nested_arrays(60000));
+  server.process().signal(SIGSTOP);
+  {
+    Attacker evil(broker);
+    REQUIRE(evil.connect());
+    CHECK(evil.publish(kEvilPresence, presence_with(nested_arrays(60000)), 1, true));
+    CHECK(evil.publish(kEvilTransport, poison, 1, true));
+    REQUIRE(evil.drain());
+    evil.stop();
+  }
+  const bool planted = eventually_retained(dir, broker, kEvilTransport, poison.size());
+  auto box_c = start_box(dir, broker, "box-c", "no-jack-" + std::to_string(::getpid()));
+  {
+    INFO("box-c stderr:\n" << tail(box_c->stderr_text()));
+    CHECK(planted);
+    REQUIRE(answers(admin, "box-c", 30s));
+    // By the room's secret: the held server hands out no tickets. C subscribes to the room's
+    // topics at once and receives the retained poison; its UDP JOIN waits for the server.
+    const auto ack = admin.command("box-c", "join_room",
+                                   json{{"room", kRoom},
+                                        {"server", server.endpoint().to_string()},
+                                        {"secret", spec.rooms[0].secret}},
+                                   10s);
+    REQUIRE(ack);
+    CHECK((*ack)["status"] == "ok");
+    const auto took_it_in = status_until(admin, "box-c", [](const json& s) {
+      return rejected_total(s, "transport") > 0 && rejected_total(s, "presence") > 0;
+    });
+    CHECK(took_it_in);
+    CHECK(alive(*box_c, "box-c"));
+    server.process().signal(SIGCONT);
+    // The room server, running again, clears the poison and answers C's JOIN.
+    CHECK(eventually_retained(dir, broker, kEvilTransport, 0));
+    const auto st = status_until(admin, "box-c", [](const json& s) {
+      return in_band(s) && s.value("link", "") == "joined";
+    });
+    REQUIRE(st);
+    CHECK((*st)["room"] == kRoom);
+    REQUIRE(answers(admin, "box-c", 30s));
+    CHECK(alive(*box_c, "box-c"));
+  }
+  // A box admitted by ticket after all this is unharmed too.
+  {
+    const auto by_ticket = admin.command("box-c", "join_room", json{{"room", kRoom}}, 10s);
+    REQUIRE(by_ticket);
+    CHECK((*by_ticket)["status"] == "ok");
+    const auto admitted = status_until(admin, "box-c", [](const json& s) {
+      return in_band(s) && s.contains("admission") && s["admission"]["state"] == "admitted";
+    });
+    CHECK(admitted);
+    CHECK(alive(*box_c, "box-c"));
+  }
+  CHECK(server.log().find("admission: ticket for room band to box-c") != std::string::npos);
+  CHECK(alive(server.process(), "jambox-broadcast"));
+
+  // Nothing any box published (statuses during the attack, acks, the newcomer's) exceeded
+  // 256 KiB, and the watcher saw statuses of both A and B.
+  {
+    const auto seen = watcher.messages();
+    INFO("watcher saw " << seen.size() << " messages");
+    std::size_t largest = 0;
+    for (const auto& [topic, length] : seen) {
+      INFO(topic << ": " << length << " bytes");
+      CHECK(length <= kMaxDocument);
+      largest = std::max(largest, length);
+    }
+    INFO("largest: " << largest);
+    CHECK(watcher.count_on("jambox/player/box-a/status") > 0);
+    CHECK(watcher.count_on("jambox/player/box-b/status") > 0);
+    CHECK(watcher.count_on("jambox/player/box-c/command/ack") > 0);
+  }
+
+  CHECK(alive(*box_a, "box-a"));
+  CHECK(alive(*box_b, "box-b"));
+  admin.disconnect();
+  play->signal(SIGTERM);
+  play->wait_for(10s);
+}

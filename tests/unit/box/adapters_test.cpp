@@ -1,0 +1,308 @@
+// The box's MQTT adapters without a broker: room presence and transport under a flooding,
+// lying member; admission answers; commands through the real handlers and model (a refused
+// join_room keeps the room; hostile payloads are answered, never thrown).
+#include "admission_client.hpp"
+#include "command_handlers.hpp"
+#include "model.hpp"
+#include "room_channel.hpp"
+#include "view_queue.hpp"
+#include <jambox/control/commands.hpp>
+#include <jambox/control/topics.hpp>
+#include <jambox/message/text.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace jambox;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+struct Published {
+  std::string topic;
+  std::string payload;
+};
+
+class RecordingOutbox final : public box::Outbox {
+ public:
+  using Outbox::publish;
+  [[nodiscard]] bool ready() const override { return true; }
+  bool publish(const std::string& topic, std::string_view payload,
+               const control::PublishOptions& /*options*/) override {
+    sent.push_back({topic, std::string(payload)});
+    return true;
+  }
+  void subscribe(const std::string& filter) override { subscribed.push_back(filter); }
+  void unsubscribe(const std::string& /*filter*/) override {}
+  std::size_t count(std::string_view part) const {
+    std::size_t n = 0;
+    for (const auto& p : sent) n += p.topic.find(part) != std::string::npos ? 1U : 0U;
+    return n;
+  }
+  std::vector<Published> sent;
+  std::vector<std::string> subscribed;
+};
+
+std::string presence(const std::string& event) {
+  return json{{"player_key", "x"}, {"event", event}}.dump();
+}
+
+std::string transport_update(const std::string& host, double bpm, bool metronome) {
+  return json{{"event", "update"}, {"host", host}, {"tempo_bpm", bpm}, {"metronome", metronome}}
+      .dump();
+}
+
+struct Room {
+  control::Topics topics{"jambox", "box-me"};
+  RecordingOutbox out;
+  int changes = 0;
+  std::vector<std::pair<bool, float>> metronome;
+  box::RoomChannel room{
+      out, topics, "jambox",
+      box::RoomChannel::Events{[this](bool on, float bpm) { metronome.emplace_back(on, bpm); },
+                               [this] { ++changes; }}};
+  message::Rejections rejections;
+  Clock::time_point now = Clock::now();
+
+  Room() { room.enter("band", now); }
+  bool on(const std::string& leaf, const std::string& payload) {
+    return room.on_message("jambox/room/band/" + leaf, payload, now, rejections);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("room: presence builds the roster, answers newcomers once per tick", "[box][room]") {
+  Room r;
+  CHECK(r.out.count("presence/box-me") == 1);  // our own join
+  CHECK(r.on("presence/box-a", presence("join")));
+  CHECK(r.on("presence/box-b", presence("join")));
+  CHECK(r.room.peers() == std::vector<std::string>{"box-a", "box-b"});
+  CHECK(r.out.count("presence/box-me") == 1);  // answers wait for the tick
+  r.now += std::chrono::seconds(1);
+  r.room.tick(r.now);
+  CHECK(r.out.count("presence/box-me") == 2);  // one answer for both newcomers
+  CHECK(r.on("presence/box-a", presence("leave")));
+  CHECK(r.room.peers() == std::vector<std::string>{"box-b"});
+  CHECK_FALSE(
+      r.room.on_message("jambox/room/other/presence/box-a", presence("join"), r.now, r.rejections));
+}
+
+TEST_CASE("room: a flooding member is dropped and counted, and cannot make us publish more",
+          "[box][room]") {
+  Room r;
+  const std::size_t before = r.out.sent.size();
+  for (int i = 0; i < 2000; ++i) {
+    r.on("presence/box-evil", presence("join"));
+    r.on("transport/box-evil", transport_update("box-evil", 120, i % 2 == 0));
+  }
+  const auto rejected = r.rejections.to_json();
+  CHECK(rejected["presence"]["rate_limited"].get<int>() >= 1990);
+  CHECK(rejected["transport"]["rate_limited"].get<int>() >= 1990);
+  CHECK(r.metronome.size() <= 10);  // the burst, no more
+  r.now += std::chrono::seconds(1);
+  r.room.tick(r.now);
+  CHECK(r.out.sent.size() - before <= 1);  // one answer, whatever the flood
+  // An honest member is unaffected.
+  CHECK(r.on("presence/box-a", presence("join")));
+  CHECK(r.room.peers().size() == 2);
+}
+
+TEST_CASE("room: the roster is bounded", "[box][room]") {
+  Room r;
+  for (int i = 0; i < 200; ++i) r.on("presence/box-" + std::to_string(i), presence("join"));
+  CHECK(r.room.peers().size() == box::RoomChannel::kMaxMembers);
+  CHECK(message::dump(r.room.figures()).size() < 16 * 1024);
+}
+
+TEST_CASE("room: transport updates are typed; garbage and impostors are refused", "[box][room]") {
+  Room r;
+  CHECK(r.on("transport/box-a", transport_update("box-a", 90, true)));
+  REQUIRE(r.metronome.size() == 1);
+  CHECK(r.metronome[0] == std::make_pair(true, 90.0F));
+  REQUIRE(r.room.transport());
+  CHECK(r.room.transport()->host == "box-a");
+
+  const std::string deep =
+      "{\"event\":\"update\",\"host\":\"box-b\",\"tempo_bpm\":120,"
+      "\"metronome\":false,\"x\":" +
+      std::string(60000, '[') + std::string(60000, ']') + "}";
+  r.on("transport/box-b", deep);
+  r.on("transport/box-b", transport_update("box-a", 100, false));  // claims another host
+  r.on("transport/box-b",
+       "{\"event\":\"update\",\"host\":\"box-b\",\"tempo_bpm\":120,"
+       "\"metronome\":false,\"x\":\"" +
+           std::string(260000, 'x') + "\"}");
+  r.on("transport/box-b", "\xFF\xFE");
+  r.on("transport/box-b", "");  // a cleared retained message: ignored, not counted
+  CHECK(r.rejections.total(message::Kind::transport) == 4);
+  CHECK(r.metronome.size() == 1);
+  CHECK(r.room.transport()->host == "box-a");  // unchanged by any of them
+  CHECK(message::dump(r.room.figures()).size() < 4096);
+}
+
+TEST_CASE("room: hosting publishes our own typed update", "[box][room]") {
+  Room r;
+  message::Transport t;
+  t.tempo_bpm = 140;
+  t.queue = {"tune"};
+  r.room.host(t);
+  REQUIRE(r.out.count("transport/box-me") == 1);
+  const json sent = json::parse(r.out.sent.back().payload);
+  CHECK(sent["host"] == "box-me");
+  CHECK(sent["tempo_bpm"] == 140.0);
+  // A newcomer gets the transport again with the presence answer.
+  r.on("presence/box-a", presence("join"));
+  r.now += std::chrono::seconds(1);
+  r.room.tick(r.now);
+  CHECK(r.out.count("transport/box-me") == 2);
+}
+
+TEST_CASE("admission: answers are read strictly; the server's words are clipped",
+          "[box][admission]") {
+  control::Topics topics("jambox", "box-me");
+  RecordingOutbox out;
+  std::vector<box::RoomConfig> admitted;
+  box::AdmissionClient a(out, topics, [&](const box::RoomConfig& r) { admitted.push_back(r); }, {});
+  message::Rejections rejections;
+  const auto now = Clock::now();
+  const std::string id = a.request("band", now);
+  REQUIRE(out.count("request/" + id) == 1);
+  a.on_response("other-id", R"({"success":true})", now, rejections);
+  CHECK(a.asking());  // not the request in flight: ignored
+  a.on_response(id, std::string(60000, '[') + std::string(60000, ']'), now, rejections);
+  CHECK_FALSE(a.asking());
+  CHECK(a.figures()["error_code"] == "invalid_response");
+  CHECK(rejections.total(message::Kind::response) == 1);
+
+  const std::string id2 = a.request("band", now);
+  a.on_response(id2,
+                json{{"success", false},
+                     {"error_code", "room_full"},
+                     {"error", std::string(1000, 'e') + "\xE2\x82\xAC"}}
+                    .dump(),
+                now, rejections);
+  CHECK(a.figures()["state"] == "refused");
+  CHECK(a.figures()["error"].get<std::string>().size() <= message::kMaxErrorLength);
+  CHECK(admitted.empty());
+}
+
+TEST_CASE("views: queued until acknowledged; a bad ack changes nothing", "[box][views]") {
+  RecordingOutbox out;
+  box::ViewQueue views(out, "jambox/player/box-me/view", "box-me");
+  views.queue("join", "band", {"box-a"});
+  REQUIRE(out.sent.size() == 1);
+  const std::string id = json::parse(out.sent[0].payload)["event_id"];
+  CHECK(views.on_ack("{\"event_id\":" + std::string(5000, '[') + "}"));
+  CHECK(views.on_ack(R"({"event_id":"someone else"})") == std::nullopt);
+  CHECK(views.figures()["queued"] == 1);
+  CHECK(views.on_ack(json{{"event_id", id}}.dump()) == std::nullopt);
+  CHECK(views.figures()["queued"] == 0);
+  CHECK(views.figures()["acked"] == 1);
+}
+
+namespace {
+
+struct Box {
+  boost::asio::io_context io;
+  box::BoxModel model{io, box::BoxConfig{}};
+  control::Topics topics{"jambox", "box-me"};
+  RecordingOutbox out;
+  box::RoomChannel room{out, topics, "jambox", {}};
+  box::AdmissionClient admission{out, topics, {}, {}};
+  box::CommandContext context{model, room, admission,
+                              [](milliseconds ms) {
+                                return json{{"interval_ms", ms.count()}};
+                              },
+                              [] {
+                                return json{{"status", "online"}};
+                              }};
+  control::CommandProcessor commands;
+  int id = 0;
+
+  Box() { box::register_commands(commands, context); }
+
+  json send(const std::string& type, const json& payload) {
+    return json::parse(commands.handle(json{{"command_id", "c" + std::to_string(++id)},
+                                            {"command_type", type},
+                                            {"payload", payload}}
+                                           .dump(),
+                                       Clock::now()));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("commands: a join_room with a bad server is refused and keeps the room",
+          "[box][commands]") {
+  Box b;
+  // The discard port on the loopback interface: nothing answers, nothing leaves the machine.
+  const json joined =
+      b.send("join_room",
+             {{"room", "band"}, {"server", "127.0.0.1:9"}, {"secret", "a room secret of 16+"}});
+  REQUIRE(joined["status"] == "ok");
+  REQUIRE(b.model.room().name == "band");
+  for (const char* bad : {"nonsense", "host:", ":7930", "256.1.1.1:99999", "a b:1"}) {
+    INFO(bad);
+    const json ack = b.send(
+        "join_room", {{"room", "other"}, {"server", bad}, {"secret", "a room secret of 16+"}});
+    CHECK(ack["status"] == "error");
+    CHECK(ack["error_code"] == "invalid_request");
+    CHECK(ack["field"] == "server");
+    CHECK(b.model.room().name == "band");
+    CHECK(b.model.room().server == "127.0.0.1:9");
+  }
+  CHECK(b.send("join_room",
+               {{"room", "x"}, {"server", ""}, {"secret", "a room secret of 16+"}})["field"] ==
+        "server");
+  CHECK(b.model.room().name == "band");
+}
+
+TEST_CASE("commands: hostile payloads are answered with the field, never thrown",
+          "[box][commands]") {
+  Box b;
+  const json jitter = b.send("set_jitter", {{"auto", "yes"}});
+  CHECK(jitter["error_code"] == "invalid_request");
+  CHECK(jitter["field"] == "auto");
+  const json unknown = b.send(std::string(100, 'x') + "\xE2\x82\xAC\xE2\x82\xAC", json::object());
+  CHECK(unknown["status"] == "unsupported");
+  CHECK(message::valid_utf8(unknown["error"].get<std::string>()));
+  const std::string text = b.commands.handle(
+      json{{"command_id", "u"}, {"command_type", "\xE2\x82\xAC" + std::string(63, 'y')}}.dump(),
+      Clock::now());
+  CHECK(message::valid_utf8(text));  // clipped at a character boundary, never mid-character
+  const std::string deep = R"({"command_id":"d","command_type":"set_master","payload":)" +
+                           std::string(60000, '[') + std::string(60000, ']') + "}";
+  const json deep_ack = json::parse(b.commands.handle(deep, Clock::now()));
+  CHECK(deep_ack["error_code"] == "invalid_request");
+  CHECK(b.send("set_transport", {{"tempo_bpm", 100}})["error_code"] == "not_in_room");
+  CHECK(b.send("set_master", {{"gain_db", "loud"}})["field"] == "gain_db");
+}
+
+TEST_CASE("model: a reload naming a bad server is refused before anything changes",
+          "[box][model]") {
+  boost::asio::io_context io;
+  box::BoxConfig c;
+  c.room.server = "127.0.0.1:9";
+  c.room.name = "band";
+  c.room.secret = "a room secret of 16+";
+  box::BoxModel model(io, c);
+  int room_changes = 0;
+  model.on_change([&](box::Change change) { room_changes += change == box::Change::room; });
+  box::BoxConfig next = c;
+  next.room.server = "nonsense";
+  next.room.name = "other";
+  CHECK_THROWS_AS(model.apply(next), std::invalid_argument);
+  CHECK(model.room().name == "band");
+  CHECK(model.room().server == "127.0.0.1:9");
+  CHECK(room_changes == 0);
+  next.room.server = "127.0.0.1:9";
+  model.apply(next);
+  CHECK(model.room().name == "other");
+  CHECK(room_changes == 1);
+}
