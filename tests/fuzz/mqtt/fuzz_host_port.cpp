@@ -2,7 +2,7 @@
 // required port. An accepted address prints back to the same text and parses to the same
 // value; a refused one leaves its output untouched and explains itself in valid UTF-8.
 
-#include "harness.hpp"
+#include "check.hpp"
 #include <jambox/message/text.hpp>
 #include <jambox/net/host_port.hpp>
 

@@ -1,7 +1,7 @@
 // libFuzzer target: a box's request as jambox-broadcast reads it (answer_request). Every answer
 // must be a valid UTF-8 JSON object, and a refusal never carries a ticket.
 
-#include "harness.hpp"
+#include "check.hpp"
 #include <jambox/broadcast/admission.hpp>
 #include <jambox/message/text.hpp>
 

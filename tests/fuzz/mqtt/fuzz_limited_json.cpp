@@ -2,7 +2,7 @@
 // document it returns is within the limits it was given, and clip() always yields valid UTF-8
 // no longer than asked.
 
-#include "harness.hpp"
+#include "check.hpp"
 #include <jambox/message/limited_json.hpp>
 #include <jambox/message/text.hpp>
 

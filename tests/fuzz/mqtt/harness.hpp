@@ -2,24 +2,14 @@
 // Shared by the MQTT fuzz targets: an Outbox that checks everything the box would publish
 // (valid UTF-8, within the status limit) and aborts otherwise, so libFuzzer reports it.
 
+#include "check.hpp"
 #include "outbox.hpp"
 #include <jambox/message/text.hpp>
 
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 namespace jambox::fuzz {
-
-inline constexpr std::size_t kMaxPublish = 256 * 1024;
-
-inline void require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
 
 class CheckingOutbox final : public box::Outbox {
  public:

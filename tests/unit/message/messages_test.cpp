@@ -16,7 +16,7 @@ std::string deep(std::size_t levels) {
   return std::string(levels, '[') + std::string(levels, ']');
 }
 
-const CommandRefusal& refusal(const std::variant<Command, CommandRefusal>& v) {
+CommandRefusal refusal(const std::variant<Command, CommandRefusal>& v) {
   REQUIRE(std::holds_alternative<CommandRefusal>(v));
   return std::get<CommandRefusal>(v);
 }
@@ -50,16 +50,16 @@ TEST_CASE("command: hostile envelopes are refused with an ack's error code", "[m
   CHECK(refusal(parse_command("{not json")).error_code == "invalid_json");
   CHECK(refusal(parse_command("\"\xFF\"")).error_code == "invalid_json");
   // 60,000 nested arrays in the payload (120 KB, under the size limit): refused, not built.
-  const auto& d = refusal(parse_command(R"({"command_id":"c","command_type":"set_master",)"
-                                        R"("payload":)" +
-                                        deep(60000) + "}"));
+  const CommandRefusal d = refusal(parse_command(R"({"command_id":"c","command_type":"set_master",)"
+                                                 R"("payload":)" +
+                                                 deep(60000) + "}"));
   CHECK(d.reason == Refusal::too_deep);
   CHECK(d.error_code == "invalid_request");
   CHECK(refusal(parse_command(R"({"command_type":"ping"})")).error_code == "invalid_request");
   const std::string long_id(129, 'i');
   CHECK(refusal(parse_command(R"({"command_id":")" + long_id + R"(","command_type":"ping"})"))
             .error_code == "invalid_request");
-  const auto& no_type = refusal(parse_command(R"({"command_id":"c9","command_type":7})"));
+  const CommandRefusal no_type = refusal(parse_command(R"({"command_id":"c9","command_type":7})"));
   CHECK(no_type.id == "c9");  // answered with its id
   CHECK(refusal(parse_command(R"({"command_id":"c","command_type":"ping","payload":[1]})"))
             .error_code == "invalid_request");
