@@ -61,7 +61,8 @@ void AdmissionClient::on_response(std::string_view id, std::string_view payload,
     log::debug("MQTT response matches no request in flight; ignored");
     return;
   }
-  auto reply = read_admission_reply(payload, state_.room);
+  const std::int64_t wall = wall_seconds();
+  auto reply = read_admission_reply(payload, state_.room, static_cast<std::uint64_t>(wall));
   if (auto* refusal = std::get_if<AdmissionRefusal>(&reply)) {
     if (refusal->error_code == "invalid_response") {
       static_cast<void>(

@@ -26,7 +26,8 @@ AdmissionRefusal malformed(std::string why) {
 }  // namespace
 
 std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view payload,
-                                                                const std::string& room) {
+                                                                const std::string& room,
+                                                                std::uint64_t now_s) {
   message::ParseError refused;
   const auto parsed = message::parse_object(payload, message::response_limits(), refused);
   if (!parsed) return malformed("the room server's answer is refused: " + refused.detail);
@@ -54,6 +55,9 @@ std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view
       !ticket.value("expires", json()).is_number_unsigned() ||
       ticket["expires"].get<std::uint64_t>() == 0) {
     return malformed("the room server's ticket is malformed");
+  }
+  if (ticket["expires"].get<std::uint64_t>() <= now_s + 5) {
+    return malformed("the room server's ticket has expired (check both clocks)");
   }
   // Checked here, before the box leaves its room for it: the link would refuse it only later.
   net::HostPort address;

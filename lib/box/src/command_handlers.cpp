@@ -1,6 +1,7 @@
 #include "command_handlers.hpp"
 
 #include <jambox/log/log.hpp>
+#include <jambox/message/text.hpp>
 #include <jambox/net/host_port.hpp>
 #include <jambox/wire/session.hpp>
 
@@ -119,6 +120,10 @@ json set_transport(CommandContext& c, const json& p) {
       titles.push_back(item.get<std::string>());
     }
     next.queue = std::move(titles);
+  }
+  // Titles grow when escaped: the update as published must fit what every member reads.
+  if (message::dump(message::to_json(next)).size() > message::kMaxTransportBytes) {
+    throw InvalidField("queue", "the titles take more than 16 KiB as JSON; shorten them");
   }
   c.room.host(next);
   return message::to_json(*c.room.transport());

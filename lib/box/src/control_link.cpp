@@ -186,6 +186,11 @@ struct ControlLink::Impl {
     message::Kind kind = message::Kind::command;
     try {
       if (m.topic == topics.command()) {
+        if (m.retained && !m.payload.empty()) {
+          // jamboxctl never retains commands; a retained one would run again on every start.
+          refuse(kind, message::Refusal::retained, now);
+          return;
+        }
         const std::string ack = commands.handle(m.payload, now);
         if (!out.publish(topics.command_ack(), ack)) {
           log::warning("MQTT: a command acknowledgement could not be sent (not connected)");
@@ -203,8 +208,9 @@ struct ControlLink::Impl {
                               m.payload, now, rejections);
         return;
       }
-      kind = message::Kind::presence;
-      if (room.on_message(m.topic, m.payload, now, rejections)) return;
+      kind = m.topic.find("/transport/") != std::string::npos ? message::Kind::transport
+                                                              : message::Kind::presence;
+      if (room.on_message(m.topic, m.payload, m.retained, now, rejections)) return;
       log::debug("MQTT message on {} ignored", message::clip(m.topic, 256));
     } catch (const std::exception& e) {
       ++handler_failures;

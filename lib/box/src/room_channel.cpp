@@ -38,7 +38,7 @@ void RoomChannel::enter(const std::string& room, Clock::time_point now) {
 std::vector<std::string> RoomChannel::peers() const {
   std::vector<std::string> keys;
   keys.reserve(roster_.size());
-  for (const auto& [key, seen] : roster_) keys.push_back(key);
+  for (const auto& [key, member] : roster_) keys.push_back(key);
   return keys;
 }
 
@@ -46,10 +46,23 @@ void RoomChannel::on_ready(Clock::time_point now) {
   if (!room_.empty()) publish_presence(message::PresenceEvent::join, now);
 }
 
-bool RoomChannel::on_message(std::string_view topic, std::string_view payload,
+bool RoomChannel::on_message(std::string_view topic, std::string_view payload, bool retained,
                              Clock::time_point now, message::Rejections& rejections) {
   if (room_.empty()) return false;
-  if (topic.starts_with(presence_prefix_)) {
+  const bool presence = topic.starts_with(presence_prefix_);
+  if (!presence && !topic.starts_with(transport_prefix_)) return false;
+  if (retained) {
+    // Empty: the room server clearing one. Anything else waited on the broker for us.
+    if (!payload.empty()) {
+      const auto kind = presence ? message::Kind::presence : message::Kind::transport;
+      if (rejections.count(kind, message::Refusal::retained, now)) {
+        log::warning("room {}: a retained {} message was ignored (boxes never retain them)", room_,
+                     message::kind_name(kind));
+      }
+    }
+    return true;
+  }
+  if (presence) {
     on_presence(topic.substr(presence_prefix_.size()), payload, now, rejections);
     return true;
   }
@@ -81,15 +94,23 @@ void RoomChannel::on_presence(std::string_view key, std::string_view payload, Cl
     }
     return;
   }
-  const bool known = roster_.contains(key);
+  const auto it = roster_.find(key);
+  const bool known = it != roster_.end();
   if (presence->event == message::PresenceEvent::leave) {
-    if (const auto it = roster_.find(key); it != roster_.end()) roster_.erase(it);
+    if (known) roster_.erase(it);
   } else {
     if (!known && roster_.size() >= kMaxMembers) return;
-    roster_.insert_or_assign(std::string(key), now);
+    Member& member = known ? it->second : roster_[std::string(key)];
+    member.seen = now;
     // A newcomer learns who is here, and the room's transport, soon: at the next tick, once for
-    // however many newcomers arrived meanwhile.
-    if (presence->event == message::PresenceEvent::join) answer_due_ = true;
+    // however many newcomers arrived meanwhile. A member repeating its join is answered again
+    // only after a heartbeat interval (it may have restarted without saying leave).
+    const bool answered_lately =
+        member.answered != Clock::time_point{} && now - member.answered < kPresenceInterval;
+    if (presence->event == message::PresenceEvent::join && !answered_lately) {
+      member.answered = now;
+      answer_due_ = true;
+    }
   }
   if (known != roster_.contains(key)) changed();
 }
@@ -137,7 +158,7 @@ void RoomChannel::tick(Clock::time_point now) {
   }
   bool gone = false;
   for (auto it = roster_.begin(); it != roster_.end();) {
-    if (now - it->second > kPresenceExpiry) {
+    if (now - it->second.seen > kPresenceExpiry) {
       it = roster_.erase(it);
       gone = true;
     } else {

@@ -6,8 +6,9 @@
 // Every member is hostile input: each message is parsed with its topic's limits into a typed
 // struct (lib/message), counted when refused, and each member may send at most kBurst messages
 // and then kPerSecond per second on each topic; beyond that its messages are dropped and
-// counted. Nothing a member sends makes this box publish more: answers to newcomers go out at
-// most once per kAnswerGap, and the roster holds at most kMaxMembers keys.
+// counted. Nothing a member sends makes this box publish more: a member's join is answered at
+// most once per kPresenceInterval, answers go out at most once per kAnswerGap however many
+// joined, and the roster holds at most kMaxMembers keys.
 
 #include "outbox.hpp"
 #include <jambox/control/topics.hpp>
@@ -50,9 +51,11 @@ class RoomChannel {
 
   // The session is (again) ready: announce ourselves.
   void on_ready(Clock::time_point now);
-  // A message on one of this room's topics; false when the topic is not the room's.
-  bool on_message(std::string_view topic, std::string_view payload, Clock::time_point now,
-                  message::Rejections& rejections);
+  // A message on one of this room's topics; false when the topic is not the room's. Boxes never
+  // retain room messages: a `retained` one (the session asks for Retain As Published) is
+  // planted or stale, and is counted and ignored.
+  bool on_message(std::string_view topic, std::string_view payload, bool retained,
+                  Clock::time_point now, message::Rejections& rejections);
   // Heartbeat, expiry of silent members, answers to newcomers: once a second.
   void tick(Clock::time_point now);
   // Says leave (at shutdown).
@@ -83,7 +86,11 @@ class RoomChannel {
   std::string room_;
   std::string presence_prefix_;
   std::string transport_prefix_;
-  std::map<std::string, Clock::time_point, std::less<>> roster_;  // other members -> last heard
+  struct Member {
+    Clock::time_point seen{};      // last heard
+    Clock::time_point answered{};  // when its join was last answered
+  };
+  std::map<std::string, Member, std::less<>> roster_;  // the other members
   message::KeyedRate presence_rate_{kBurst, kPerSecond, kMaxMembers};
   message::KeyedRate transport_rate_{kBurst, kPerSecond, kMaxMembers};
   Clock::time_point last_presence_{};

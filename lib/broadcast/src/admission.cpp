@@ -8,10 +8,13 @@
 #include <jambox/message/text.hpp>
 #include <jambox/wire/session.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <string>
-#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace jambox::broadcast {
@@ -138,41 +141,58 @@ struct Admission::Impl {
   }
 
   // Boxes never retain room presence or transport: a retained one is stale or planted, and
-  // would reach every box that joins the room later. The room server (which may write room
-  // topics) clears it with an empty retained message, at most once per topic every kClearGap
-  // and kMaxClearsPerSecond in all, so a flood cannot make it publish more than that.
+  // would wait on the broker for every box that joins the room later (boxes ignore retained
+  // room messages, but a box of an older version would not). The room server, which may write
+  // room topics, clears each with an empty retained message. Topics wait in a bounded queue and
+  // are cleared at most kClearsPerTick a second, so a flood of planted messages is cleared in
+  // full, later, and never makes the server publish faster than that.
   void on_room_message(const control::Message& m) {
     if (!m.retained || m.payload.empty()) return;
-    const auto now = Clock::now();
-    std::erase_if(cleared, [now](const auto& e) { return now - e.second >= kClearGap; });
-    if (cleared.contains(m.topic) || cleared.size() >= kMaxClearTopics) return;
-    if (now - clear_window >= std::chrono::seconds(1)) {
-      clear_window = now;
-      clears_in_window = 0;
-    }
-    if (clears_in_window >= kMaxClearsPerSecond) return;
-    ++clears_in_window;
-    cleared.emplace(m.topic, now);
-    control::PublishOptions retained;
-    retained.retained = true;
-    if (session->publish(m.topic, "", retained)) {
-      ++counters.retained_cleared;
-      log::notice("admission: cleared a retained message from {} (boxes never retain room topics)",
-                  message::clip(m.topic, 200));
-    }
+    if (queued.contains(m.topic) || to_clear.size() >= kMaxQueuedClears) return;
+    queued.insert(m.topic);
+    to_clear.push_back(m.topic);
+    if (!clearing) clear_some();
   }
 
-  static constexpr std::chrono::seconds kClearGap{5};
-  static constexpr std::size_t kMaxClearTopics = 1024;
-  static constexpr std::uint32_t kMaxClearsPerSecond = 20;
+  void clear_some() {
+    clearing = !to_clear.empty();
+    if (!clearing) return;
+    control::PublishOptions retained;
+    retained.retained = true;
+    for (std::size_t i = 0; i < kClearsPerTick && !to_clear.empty(); ++i) {
+      const std::string topic = std::move(to_clear.front());
+      to_clear.pop_front();
+      queued.erase(topic);
+      if (session->publish(topic, "", retained)) {
+        ++counters.retained_cleared;
+        const auto now = Clock::now();
+        if (now - last_clear_log >= std::chrono::seconds(1)) {
+          last_clear_log = now;
+          log::notice(
+              "admission: cleared a retained message from {} (boxes never retain room "
+              "topics; {} cleared so far)",
+              message::clip(topic, 200), counters.retained_cleared);
+        }
+      }
+    }
+    clear_timer.expires_after(std::chrono::seconds(1));
+    clear_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) clear_some();
+    });
+  }
+
+  static constexpr std::size_t kMaxQueuedClears = 4096;
+  static constexpr std::size_t kClearsPerTick = 20;
 
   boost::asio::io_context& io;
   AdmissionConfig config;
   RoomLookup lookup;
   std::string room_prefix = config.prefix + "/room/";
-  std::unordered_map<std::string, Clock::time_point> cleared;
-  Clock::time_point clear_window{};
-  std::uint32_t clears_in_window = 0;
+  std::deque<std::string> to_clear;
+  std::unordered_set<std::string> queued;
+  bool clearing = false;
+  boost::asio::steady_timer clear_timer{io};
+  Clock::time_point last_clear_log{};
   AdmissionCounters counters;
   message::KeyedRate rates{kRequestBurst, kRequestsPerSecond, kRateKeys};
   Clock::time_point last_refusal_log{};
@@ -221,6 +241,7 @@ void Admission::start() {
 }
 
 void Admission::stop() {
+  impl_->clear_timer.cancel();
   impl_->session->stop(std::chrono::milliseconds(1000));
 }
 

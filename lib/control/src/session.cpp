@@ -209,22 +209,24 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
       : io(context),
         config(std::move(c)),
         events(std::move(e)),
-        client(config.uri, config.identity, mqtt::create_options(MQTTVERSION_5)),
-        retry(io),
-        backoff(config.backoff_first, config.backoff_ceiling, 0.25, std::random_device{}()),
         connect_listener([this](const mqtt::token& t, bool ok) { on_connect_result(t, ok); }),
         subscribe_listener([this](const mqtt::token& t, bool ok) { on_subscribe_result(t, ok); }),
-        publish_listener([this](const mqtt::token& t, bool ok) { on_publish_result(t, ok); }) {}
+        publish_listener([this](const mqtt::token& t, bool ok) { on_publish_result(t, ok); }),
+        client(config.uri, config.identity, mqtt::create_options(MQTTVERSION_5)),
+        retry(io),
+        backoff(config.backoff_first, config.backoff_ceiling, 0.25, std::random_device{}()) {}
 
   boost::asio::io_context& io;
   SessionConfig config;
   SessionEvents events;
-  mqtt::async_client client;
-  boost::asio::steady_timer retry;
-  Backoff backoff;
+  // Declared before the client, so they outlive it: destroying the client may still fail its
+  // outstanding operations through them.
   Listener connect_listener;
   Listener subscribe_listener;
   Listener publish_listener;
+  mqtt::async_client client;
+  boost::asio::steady_timer retry;
+  Backoff backoff;
   std::atomic<std::size_t> in_flight{0};
   // Every connect attempt gets the next generation; operations carry theirs, and Paho's
   // connection-wide callbacks take the one current when they fire (Paho reports a connection's
@@ -620,10 +622,19 @@ void Session::subscribe(const std::string& filter) {
   auto& list = s.config.subscriptions;
   if (std::find(list.begin(), list.end(), filter) != list.end()) return;
   list.push_back(filter);
-  if (!s.is_ready) return;  // the next connect subscribes to the whole list
+  if (!s.session_up) return;  // the next connect subscribes to the whole list
   try {
-    s.client.subscribe(filter, 1, subscribe_options());
+    if (s.is_ready) {
+      s.client.subscribe(filter, 1, subscribe_options());
+    } else {
+      // Connected, the first SUBACKs still outstanding (a command may already have arrived on
+      // an acknowledged filter): one more to wait for before the session is ready.
+      ++s.pending_subscriptions;
+      s.client.subscribe(filter, 1, context_of(s.generation), s.subscribe_listener,
+                         subscribe_options());
+    }
   } catch (const mqtt::exception& e) {
+    if (!s.is_ready && s.pending_subscriptions > 0) --s.pending_subscriptions;
     log::warning("MQTT subscribe {}: {}", filter, e.what());
   }
 }
@@ -634,7 +645,7 @@ void Session::unsubscribe(const std::string& filter) {
   const auto it = std::find(list.begin(), list.end(), filter);
   if (it == list.end()) return;
   list.erase(it);
-  if (!s.is_ready) return;
+  if (!s.session_up) return;
   try {
     s.client.unsubscribe(filter);
   } catch (const mqtt::exception& e) {

@@ -22,6 +22,8 @@ std::string_view refusal_name(Refusal r) noexcept {
       return "not_owner";
     case Refusal::rate_limited:
       return "rate_limited";
+    case Refusal::retained:
+      return "retained";
     case Refusal::kCount:
       break;
   }

@@ -46,12 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   box.now += std::chrono::milliseconds(pick & 0x0FU) * 50;
   switch (pick % 4U) {
     case 0:
-      box.room.on_message("jambox/room/band/presence/" + std::string(key), payload, box.now,
-                          box.rejections);
+      box.room.on_message("jambox/room/band/presence/" + std::string(key), payload,
+                          (pick & 0x08U) != 0, box.now, box.rejections);
       break;
     case 1:
-      box.room.on_message("jambox/room/band/transport/" + std::string(key), payload, box.now,
-                          box.rejections);
+      box.room.on_message("jambox/room/band/transport/" + std::string(key), payload,
+                          (pick & 0x08U) != 0, box.now, box.rejections);
       break;
     case 2:
       box.views.queue("join", "band", box.room.peers());

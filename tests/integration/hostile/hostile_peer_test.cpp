@@ -721,7 +721,7 @@ TEST_CASE("a hostile box with a valid certificate neither crashes nor silences i
   // (docs/security.md): after the attack the broker keeps nothing on the attacker's room topics.
   CHECK(eventually_retained(dir, broker, kEvilTransport, 0));
   CHECK(eventually_retained(dir, broker, kEvilPresence, 0));
-  CHECK(server.log().find("cleared a retained message from " + kEvilTransport) !=
+  CHECK(server.log().find("cleared a retained message from jambox/room/band/") !=
         std::string::npos);
   // To prove as well that a box taking such poison in with its subscriptions is unharmed, the
   // room server is held while the attacker plants it again and box C enters the room.

@@ -71,7 +71,7 @@ struct Room {
 
   Room() { room.enter("band", now); }
   bool on(const std::string& leaf, const std::string& payload) {
-    return room.on_message("jambox/room/band/" + leaf, payload, now, rejections);
+    return room.on_message("jambox/room/band/" + leaf, payload, false, now, rejections);
   }
 };
 
@@ -89,8 +89,8 @@ TEST_CASE("room: presence builds the roster, answers newcomers once per tick", "
   CHECK(r.out.count("presence/box-me") == 2);  // one answer for both newcomers
   CHECK(r.on("presence/box-a", presence("leave")));
   CHECK(r.room.peers() == std::vector<std::string>{"box-b"});
-  CHECK_FALSE(
-      r.room.on_message("jambox/room/other/presence/box-a", presence("join"), r.now, r.rejections));
+  CHECK_FALSE(r.room.on_message("jambox/room/other/presence/box-a", presence("join"), false, r.now,
+                                r.rejections));
 }
 
 TEST_CASE("room: a flooding member is dropped and counted, and cannot make us publish more",
@@ -305,4 +305,44 @@ TEST_CASE("model: a reload naming a bad server is refused before anything change
   model.apply(next);
   CHECK(model.room().name == "other");
   CHECK(room_changes == 1);
+}
+
+TEST_CASE("room: a member repeating its join is answered once per heartbeat interval",
+          "[box][room]") {
+  Room r;
+  const std::size_t before = r.out.sent.size();
+  for (int second = 0; second < 20; ++second) {
+    r.on("presence/box-a", presence("join"));
+    r.on("presence/box-a", presence("join"));
+    r.now += std::chrono::seconds(1);
+    r.room.tick(r.now);
+  }
+  CHECK(r.out.sent.size() - before == 1);  // one answer, not twenty
+}
+
+TEST_CASE("room: retained room messages are ignored and counted", "[box][room]") {
+  Room r;
+  const std::string valid = transport_update("box-a", 300, true);
+  CHECK(r.room.on_message("jambox/room/band/transport/box-a", valid, true, r.now, r.rejections));
+  CHECK(r.room.on_message("jambox/room/band/presence/box-a", presence("join"), true, r.now,
+                          r.rejections));
+  CHECK(r.room.on_message("jambox/room/band/transport/box-a", "", true, r.now, r.rejections));
+  CHECK(r.metronome.empty());  // a planted, well-formed update is not obeyed
+  CHECK(r.room.peers().empty());
+  CHECK(r.rejections.to_json()["transport"]["retained"] == 1);
+  CHECK(r.rejections.to_json()["presence"]["retained"] == 1);
+}
+
+TEST_CASE("commands: a transport update too large once escaped is refused", "[box][commands]") {
+  Box b;
+  b.send("join_room",
+         {{"room", "band"}, {"server", "127.0.0.1:9"}, {"secret", "a room secret of 16+"}});
+  b.room.enter("band", Clock::now());
+  const json ack =
+      b.send("set_transport", {{"queue", std::vector<std::string>(64, std::string(128, '"'))}});
+  CHECK(ack["error_code"] == "invalid_request");
+  CHECK(ack["field"] == "queue");
+  CHECK_FALSE(b.room.transport());
+  const json ok = b.send("set_transport", {{"queue", {"a tune"}}, {"tempo_bpm", 90}});
+  CHECK(ok["status"] == "ok");
 }

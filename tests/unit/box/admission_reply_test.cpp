@@ -14,6 +14,8 @@ using nlohmann::json;
 
 namespace {
 
+constexpr std::uint64_t kNow = 1700000000;  // the box's wall clock in these tests
+
 json good() {
   return {{"request_id", "r"},
           {"success", true},
@@ -25,7 +27,7 @@ json good() {
 }
 
 AdmissionRefusal refused(const json& reply, const std::string& room = "band") {
-  auto r = read_admission_reply(reply.dump(), room);
+  auto r = read_admission_reply(reply.dump(), room, kNow);
   REQUIRE(std::holds_alternative<AdmissionRefusal>(r));
   return std::get<AdmissionRefusal>(r);
 }
@@ -33,7 +35,7 @@ AdmissionRefusal refused(const json& reply, const std::string& room = "band") {
 }  // namespace
 
 TEST_CASE("admission reply: a ticket becomes the room to join", "[box][admission]") {
-  auto r = read_admission_reply(good().dump(), "band");
+  auto r = read_admission_reply(good().dump(), "band", kNow);
   REQUIRE(std::holds_alternative<RoomConfig>(r));
   const RoomConfig& room = std::get<RoomConfig>(r);
   CHECK(room.name == "band");
@@ -61,7 +63,7 @@ TEST_CASE("admission reply: refusals keep the server's code; only room_full is r
 }
 
 TEST_CASE("admission reply: malformed answers never make a room", "[box][admission]") {
-  CHECK(std::get<AdmissionRefusal>(read_admission_reply("{not json", "band")).error_code ==
+  CHECK(std::get<AdmissionRefusal>(read_admission_reply("{not json", "band", kNow)).error_code ==
         "invalid_response");
   CHECK(refused(json::array()).error_code == "invalid_response");
   CHECK(refused({{"success", "yes"}}).error_code == "invalid_response");
@@ -84,7 +86,7 @@ TEST_CASE("admission reply: malformed answers never make a room", "[box][admissi
   for (const char* server : {"jam.example.org:7930", "[2001:db8::1]:7930"}) {
     json r = good();
     r["server"] = server;
-    const auto reply = read_admission_reply(r.dump(), "band");
+    const auto reply = read_admission_reply(r.dump(), "band", kNow);
     REQUIRE(std::holds_alternative<RoomConfig>(reply));
     CHECK(std::get<RoomConfig>(reply).server == server);
   }
@@ -102,4 +104,13 @@ TEST_CASE("admission reply: malformed answers never make a room", "[box][admissi
   json no_key = good();
   no_key.erase("audio_key");
   CHECK(refused(no_key).error_code == "invalid_response");
+}
+
+TEST_CASE("admission reply: an expired ticket is refused, a clock not yet set is not judged",
+          "[box][admission]") {
+  json expired = good();
+  expired["ticket"]["expires"] = kNow + 5;
+  CHECK(refused(expired).error_code == "invalid_response");
+  CHECK(refused(expired).retry);
+  CHECK(std::holds_alternative<RoomConfig>(read_admission_reply(good().dump(), "band", 0)));
 }

@@ -5,6 +5,7 @@
 
 #include <jambox/box/config.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -18,8 +19,9 @@ struct AdmissionRefusal {
 };
 
 // The room to join (server, name, the ticket's secret and the ticket) for a request about
-// `room`, or why there is none.
+// `room`, or why there is none. `now_s` is the wall clock (Unix seconds, 0 while it is not set):
+// a ticket that expires within 5 s of it is refused, else a box would ask again at once, forever.
 [[nodiscard]] std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(
-    std::string_view payload, const std::string& room);
+    std::string_view payload, const std::string& room, std::uint64_t now_s);
 
 }  // namespace jambox::box

@@ -34,6 +34,7 @@ enum class Refusal : std::uint8_t {
   invalid_field,  // a field missing, of the wrong type or out of range
   not_owner,      // speaks for another member than its topic names
   rate_limited,   // a member sending faster than the topic allows
+  retained,       // retained on a topic where nothing is ever retained (planted, or stale)
   kCount
 };
 inline constexpr std::size_t kRefusalKinds = static_cast<std::size_t>(Refusal::kCount);

@@ -67,7 +67,8 @@ struct Transport {
 [[nodiscard]] std::optional<Transport> parse_transport(std::string_view text, std::string_view key,
                                                        ParseError& error);
 [[nodiscard]] nlohmann::json to_json(const Transport& t);
-// At most this many bytes, whatever the titles: what status and retained messages carry.
+// An update is at most this many bytes as JSON (a longer one is refused as too large); the host
+// checks its own against it before publishing, so what a status carries stays within it too.
 inline constexpr std::size_t kMaxTransportBytes = 16 * 1024;
 
 // --- room server -> box: {prefix}/player/{key}/view/ack ------------------------------------
