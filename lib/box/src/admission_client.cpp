@@ -68,9 +68,8 @@ void AdmissionClient::on_response(std::string_view id, std::string_view payload,
       static_cast<void>(
           rejections.count(message::Kind::response, message::Refusal::invalid_field, now));
     }
-    // The server's words are shown, clipped: they come from the network.
-    failed(message::clip(refusal->error_code, 64),
-           message::clip(refusal->error, message::kMaxErrorLength), refusal->retry, now);
+    // read_admission_reply already clipped the server's words (they come from the network).
+    failed(std::move(refusal->error_code), std::move(refusal->error), refusal->retry, now);
     return;
   }
   const RoomConfig& target = std::get<RoomConfig>(reply);
