@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Debian packages (jamboxd, jambox-broadcast) with dpkg-buildpackage (debhelper +
+# Builds the Debian packages (jamboxd, jambox-broadcast, jambox-web) with dpkg-buildpackage (debhelper +
 # cmake, hardening=+all) and checks them with lintian (errors fail the build).
 #   amd64  a native build (its tests run in CI's own builds)
 #   arm64  a cross build for the Raspberry Pi with Debian multiarch and cmake/toolchain-aarch64.cmake;
@@ -37,6 +37,8 @@ mkdir -p "$out"
 for pkg in jamboxd jambox-broadcast; do
   cp "../${pkg}_${version}_${arch}.deb" "$out/"
 done
+# The web mixer and the broker configuration: one package for every architecture.
+cp "../jambox-web_${version}_all.deb" "$out/"
 if command -v lintian >/dev/null; then
   lintian --fail-on error "../jambox_${version}_${arch}.changes"
 fi

@@ -35,8 +35,14 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()
+# Packages an installed one provides count as installed: e.g. a nodejs from another archive
+# that ships npm itself (and conflicts with Debian's npm package).
+provided=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Provides}\n' 2>/dev/null |
+  awk '$1 == "ii" { $1 = ""; print }' | tr ',' ' ' | sed 's/([^)]*)//g' | tr -s ' \n' ' ') "
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  [[ $provided == *" $p "* ]] && continue
+  missing+=("$p")
 done
 
 updated=no

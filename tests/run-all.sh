@@ -2,7 +2,8 @@
 # Builds and runs every jambox test, the way CI does:
 #   1. format check (clang-format, the repo's .clang-format), unit files (systemd-analyze)
 #   2. `ci` preset (RelWithDebInfo, warnings as errors): unit, integration, then the two-box
-#      end-to-end test (two jackd, jambox-broadcast, two jamboxd)
+#      end-to-end test (two jackd, jambox-broadcast, two jamboxd) and the web mixer in a real
+#      headless Chromium (label browser)
 #   3. `asan` preset (ASan + UBSan, warnings as errors): unit, then integration tests
 #   4. Debian packages built, installed, checked, booted into a jam and purged (as root only: it
 #      changes this machine's packages; skipped otherwise)
@@ -38,6 +39,8 @@ for preset in ci asan; do
     # covered by the unit tests and the JACK client integration tests above).
     step "two-box end-to-end test: $preset"
     ctest --preset "$preset" -L e2e -j 1
+    step "web mixer in headless Chromium: $preset"
+    ctest --preset "$preset" -L browser -j 1 --no-tests=error
   fi
 done
 

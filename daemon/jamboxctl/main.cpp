@@ -5,12 +5,17 @@
 //   jamboxctl [options] status KEY                            the box's status now
 //   jamboxctl [options] watch KEY                             live status and meters
 //   jamboxctl [options] rooms                                 which box is in which room
+//   jamboxctl [options] chat ROOM MESSAGE                     a message to a room's chat
+//   jamboxctl [options] user add|grant|revoke|remove|password|list ...   musicians' accounts
 //
 // Exit status: 0 done, 1 the box refused the command, 64 bad command line, 69 no broker or no
 // answer, 78 unusable certificate or key.
 
+#include "user.hpp"
 #include <jambox/control/admin.hpp>
+#include <jambox/control/topics.hpp>
 #include <jambox/log/log.hpp>
+#include <jambox/message/chat.hpp>
 #include <jambox/version.hpp>
 
 #include <boost/program_options.hpp>
@@ -49,7 +54,11 @@ void usage(std::ostream& out, const po::options_description& options) {
   out << "Usage: jamboxctl [options] send KEY COMMAND [--FIELD VALUE]...\n"
          "       jamboxctl [options] status KEY\n"
          "       jamboxctl [options] watch KEY\n"
-         "       jamboxctl [options] rooms\n\n"
+         "       jamboxctl [options] rooms\n"
+         "       jamboxctl [options] chat ROOM MESSAGE\n"
+         "       jamboxctl [options] user add NAME [--box KEY]... [--admin] [--password-file F]\n"
+         "       jamboxctl [options] user grant NAME KEY | revoke NAME KEY | remove NAME\n"
+         "       jamboxctl [options] user password NAME | list\n\n"
          "Sends commands to jambox boxes and shows their status, over the MQTT broker.\n"
          "Values of --FIELD are JSON when they parse as JSON (numbers, true, false), else "
          "strings:\n  jamboxctl send 5f0c... set_master --gain_db -6\n"
@@ -103,10 +112,10 @@ std::string meter_bar(double dbfs) {
          std::string(static_cast<std::size_t>(40 - width), ' ');
 }
 
-// join_room without a server: the box asks the room servers, and its ack only says so. Follow
-// the box's status until that request is answered (the box gives up after 30 s itself), so the
-// admin sees the outcome and the exit status tells it. Returns the final admission object, or
-// null when the box stopped answering.
+// join_room without a server, and create_room: the box asks the room servers, and its ack only
+// says so. Follow the box's status until that request is answered (the box gives up after 30 s
+// itself), so the admin sees the outcome and the exit status tells it. Returns the final admission
+// object, or null when the box stopped answering.
 json follow_admission(control::AdminClient& client, const std::string& player,
                       const std::string& request_id) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
@@ -145,7 +154,13 @@ int main(int argc, char** argv) {
       "the certificate's CN")("prefix", po::value(&config.prefix)->default_value(config.prefix),
                               "topic prefix")("timeout", po::value<double>()->default_value(10.0),
                                               "seconds to wait for the broker and for an ack")(
-      "json", "machine-readable output (one JSON document per line)")("help", "show this help")(
+      "json", "machine-readable output (one JSON document per line)")(
+      "web-dir", po::value<std::string>()->default_value("/etc/jambox/mosquitto"),
+      "user: the web listener's password file, ACL and account list")(
+      "broker-pid-file", po::value<std::string>()->default_value("/run/mosquitto/mosquitto.pid"),
+      "user: the broker to reload after a change")(
+      "password-file", po::value<std::string>()->default_value(""),
+      "user add/password: read the password from this file's first line")("help", "show this help")(
       "version", "show the version");
   po::options_description hidden;
   hidden.add_options()("words", po::value<std::vector<std::string>>());
@@ -183,11 +198,37 @@ int main(int argc, char** argv) {
       static_cast<long>(std::max(0.1, args["timeout"].as<double>()) * 1000.0));
   config.tls = {ca, cert, key_file};
 
+  if (!words.empty() && words[0] == "user") {
+    jambox::ctl::UserOptions user;
+    user.paths.dir = args["web-dir"].as<std::string>();
+    user.paths.prefix = config.prefix;
+    user.paths.broker_pid_file = args["broker-pid-file"].as<std::string>();
+    user.password_file = args["password-file"].as<std::string>();
+    user.as_json = as_json;
+    return jambox::ctl::run_user(words, user);
+  }
+
   const bool rooms_verb = words.size() == 1 && words[0] == "rooms";
-  if (!rooms_verb && (words.size() < 2 || (words[0] == "send" && words.size() < 3) ||
-                      (words[0] != "send" && words[0] != "status" && words[0] != "watch"))) {
+  const bool chat_verb = words.size() == 3 && words[0] == "chat";
+  if (!rooms_verb && !chat_verb &&
+      (words.size() < 2 || (words[0] == "send" && words.size() < 3) ||
+       (words[0] != "send" && words[0] != "status" && words[0] != "watch"))) {
     usage(std::cerr, options);
     return kExitUsage;
+  }
+  // chat ROOM MESSAGE: checked here as the room server will read it, so a refusal is seen now.
+  std::string chat_text;
+  if (chat_verb) {
+    if (!control::valid_topic_level(words[1])) {
+      std::cerr << "jamboxctl: chat: '" << words[1] << "' is not a room name\n";
+      return kExitUsage;
+    }
+    chat_text = json{{"text", words[2]}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    const auto parsed = jambox::message::parse_chat(chat_text);
+    if (const auto* refused = std::get_if<jambox::message::ChatRefusal>(&parsed)) {
+      std::cerr << "jamboxctl: chat: " << refused->error << "\n";
+      return kExitUsage;
+    }
   }
   const std::string verb = words[0];
   const std::string player = rooms_verb ? std::string() : words[1];
@@ -216,6 +257,20 @@ int main(int argc, char** argv) {
   if (!client.connect(timeout, why)) {
     std::cerr << "jamboxctl: cannot use the broker at " << config.broker << ": " << why << "\n";
     leave(kExitUnavailable);
+  }
+
+  if (verb == "chat") {
+    // The room server publishes it to every box in the room, "from": "admin".
+    const bool sent =
+        client.publish(control::admin_chat(config.prefix, player), chat_text, timeout);
+    client.disconnect();
+    if (!sent) {
+      std::cerr << "jamboxctl: the broker did not take the message within "
+                << static_cast<double>(timeout.count()) / 1000.0 << " s\n";
+      leave(kExitUnavailable);
+    }
+    if (!as_json) std::cout << "sent to room " << player << "\n";
+    leave(0);
   }
 
   if (verb == "rooms") {
@@ -252,7 +307,8 @@ int main(int argc, char** argv) {
     const std::string type = verb == "send" ? words[2] : "get_status";
     auto ack = client.command(player, type, payload, timeout);
     bool admitted = true;
-    if (ack && type == "join_room" && ack->value("status", "") == "ok" &&
+    // join_room by ticket and create_room are answered by a room server after the ack.
+    if (ack && (type == "join_room" || type == "create_room") && ack->value("status", "") == "ok" &&
         (*ack)["result"].value("admission", json()) == "requested" &&
         (*ack)["result"].value("request_id", json()).is_string()) {
       const std::string request_id = (*ack)["result"]["request_id"];

@@ -9,6 +9,9 @@
 #   jamboxd x2    box-a and box-b in managed mode, started in no room
 #   jamboxctl     the admin: join_room for both boxes, then live status and meters of box-b while a
 #                 test signal plays into box-a's inputs (encrypted end to end with the room's key)
+#   jambox-web    the musicians' web mixer on https://127.0.0.1:PORT/ (lighttpd with the shipped
+#                 configuration, MQTT over its WebSocket); a demo login "alice" (box-a) and "bob"
+#                 (box-b) with generated passwords, printed at the start
 #
 # Environment: JAMBOX_BUILD_DIR (default build/release), JAMBOX_DEMO_SECONDS (default 20).
 # Exit 0 when both boxes joined the room and box-b heard box-a.
@@ -21,13 +24,18 @@ box_bin=$build/daemon/jamboxd/jamboxd
 ctl_bin=$build/daemon/jamboxctl/jamboxctl
 server_bin=$build/daemon/broadcast/jambox-broadcast
 play_bin=$build/tests/jack-tools/jambox-jack-play
+web_root=$build/web/dist
 for bin in "$box_bin" "$ctl_bin" "$server_bin" "$play_bin"; do
   [[ -x $bin ]] || {
     echo "missing $bin: build first with 'cmake --preset release && cmake --build --preset release'" >&2
     exit 1
   }
 done
-for tool in mosquitto jackd; do
+[[ -f $web_root/index.html ]] || {
+  echo "missing $web_root: the web app is built with the project (needs npm: packaging/install-deps.sh)" >&2
+  exit 1
+}
+for tool in mosquitto jackd lighttpd; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (packaging/install-deps.sh)" >&2; exit 1; }
 done
 
@@ -52,7 +60,26 @@ mqtt_port=$(free_port)
 "$repo/tests/support/mosquitto-conf.sh" "$work/pki" "$mqtt_port" >"$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
-say "broker: mosquitto on 127.0.0.1:$mqtt_port (mutual TLS, ACL per box)"
+echo "$!" >"$work/mosquitto.pid"
+for _ in $(seq 100); do [[ -S $work/web/web.sock ]] && break; sleep 0.1; done
+say "broker: mosquitto on 127.0.0.1:$mqtt_port (mutual TLS, ACL per box) and $work/web/web.sock (musicians)"
+
+ctl=("$ctl_bin" --broker "ssl://127.0.0.1:$mqtt_port" --ca "$work/pki/ca.crt"
+  --cert "$work/pki/jamboxctl.crt" --key "$work/pki/jamboxctl.key"
+  --web-dir "$work/web" --broker-pid-file "$work/mosquitto.pid")
+for user in alice bob; do
+  openssl rand -base64 12 | tr -d '/+=' >"$work/$user.password"
+  box=box-a
+  [[ $user == bob ]] && box=box-b
+  "${ctl[@]}" user add "$user" --box "$box" --password-file "$work/$user.password" | sed 's/^/   /'
+done
+web_port=$(free_port)
+"$repo/tests/support/web-conf.sh" "$work/pki" "$web_port" "$work/web/web.sock" "$web_root" \
+  >"$work/jambox-web.conf"
+lighttpd -D -f "$work/jambox-web.conf" >"$work/lighttpd.log" 2>&1 &
+pids+=($!)
+say "web mixer: open https://127.0.0.1:$web_port/  user alice, password $(cat "$work/alice.password")  (box-a)
+   or as bob, password $(cat "$work/bob.password") (box-b); the certificate is the demo's own CA's"
 
 source "$repo/tests/support/jackd.sh"
 for box in a b; do
@@ -112,8 +139,6 @@ CONF
 done
 say "boxes: jamboxd box-a and box-b, managed over MQTT, in no room yet"
 
-ctl=("$ctl_bin" --broker "ssl://127.0.0.1:$mqtt_port" --ca "$work/pki/ca.crt"
-  --cert "$work/pki/jamboxctl.crt" --key "$work/pki/jamboxctl.key")
 for box in a b; do
   for _ in $(seq 30); do "${ctl[@]}" --timeout 1 send "box-$box" ping >/dev/null 2>&1 && break; done
 done
@@ -167,4 +192,7 @@ s = json.load(open(sys.argv[1]))
 for room in s["rooms"]:
     print(f"   room {room['name']}: {room['member_count']} members, {room['forwarded']} packets forwarded")
 PY
+say "the web mixer answers: https://127.0.0.1:$web_port/"
+curl -skf "https://127.0.0.1:$web_port/" | grep -q '<title>' ||
+  { echo "jambox-web did not serve the web app: $(tail -n 5 "$work/lighttpd.log")" >&2; exit 1; }
 say "jam ok: both boxes in 'garage' by ticket, box-b hears box-a, encrypted end to end"

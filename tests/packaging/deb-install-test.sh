@@ -20,7 +20,7 @@ fi
 while read -r group package _; do
   [[ $group == build ]] || continue
   case $package in build-essential | git) continue ;; esac  # implied by dpkg-buildpackage / unused
-  grep -q "^ *\(Build-Depends: \)\?$package[ ,]" debian/control ||
+  grep -q "^ *\(Build-Depends: \)\?$package\(:native\)\?[ ,]" debian/control ||
     grep -q "[ ,]$package,\?\$" debian/control || fail "debian/control does not build-depend on $package"
 done < <(grep -v '^#' packaging/deps.txt)
 
@@ -28,12 +28,13 @@ arch=$(dpkg --print-architecture)
 packaging/build-debs.sh "$arch"
 version=$(dpkg-parsechangelog -S Version)
 debs=("build/debs/$arch/jamboxd_${version}_${arch}.deb" "build/debs/$arch/jambox-broadcast_${version}_${arch}.deb")
+web_deb="build/debs/$arch/jambox-web_${version}_all.deb"
 cleanup() {
-  apt-get purge -y jamboxd jambox-broadcast >/dev/null 2>&1 || true
+  apt-get purge -y jamboxd jambox-broadcast jambox-web >/dev/null 2>&1 || true
   rm -rf /etc/jambox /var/lib/jambox-kept
 }
 trap cleanup EXIT
-apt-get install -y --no-install-recommends "${debs[@]/#/./}"
+apt-get install -y --no-install-recommends "${debs[@]/#/./}" "./$web_deb"
 
 id -nG jambox | grep -qw audio || fail "user jambox is not in group audio"
 id jambox-broadcast >/dev/null || fail "no user jambox-broadcast"
@@ -51,7 +52,29 @@ runuser -u jambox-broadcast -- /usr/bin/jambox-broadcast --check-config ||
 systemd-analyze verify /lib/systemd/system/jamboxd.service /lib/systemd/system/jambox-jackd.service \
   /lib/systemd/system/jambox-broadcast.service || fail "installed units do not verify"
 
-apt-get purge -y jamboxd jambox-broadcast
+# jambox-web: the web app, lighttpd's configuration, the broker's configuration, empty accounts.
+[[ -f /usr/share/jambox/web/index.html && -f /usr/share/jambox/web/app.js ]] ||
+  fail "the web app is not installed in /usr/share/jambox/web"
+lighttpd -t -f /etc/jambox/web/jambox-web.conf || fail "jambox-web.conf does not parse"
+for f in jambox-mosquitto.conf jambox.acl; do
+  [[ -f /etc/jambox/mosquitto/$f ]] || fail "broker configuration $f not installed"
+done
+for f in web.passwd web.acl; do
+  [[ $(stat -c '%a %U %G' "/etc/jambox/mosquitto/$f") == "640 root mosquitto" ]] ||
+    fail "/etc/jambox/mosquitto/$f is not 0640 root:mosquitto"
+done
+[[ -f /lib/systemd/system/jambox-web.service && -f /usr/lib/tmpfiles.d/jambox-web.conf ]] ||
+  fail "jambox-web's unit or tmpfiles entry is not installed"
+echo "correct-horse-battery" >/tmp/deb-install-test.pw
+/usr/bin/jamboxctl user add carol --box box-1 --password-file /tmp/deb-install-test.pw \
+  --broker-pid-file /nonexistent >/dev/null 2>&1 && fail "jamboxctl user add reported success without a broker"
+rm -f /tmp/deb-install-test.pw
+grep -q '^carol:\$7\$' /etc/jambox/mosquitto/web.passwd || fail "jamboxctl user add stored no hash"
+grep -q 'correct-horse' /etc/jambox/mosquitto/web.passwd && fail "a clear-text password was stored"
+grep -q '^topic write jambox/player/box-1/command/from/carol$' /etc/jambox/mosquitto/web.acl ||
+  fail "the ACL was not written"
+
+apt-get purge -y jamboxd jambox-broadcast jambox-web
 for gone in /usr/bin/jamboxd /usr/bin/jambox-broadcast /etc/jambox /var/lib/jambox \
   /lib/systemd/system/jamboxd.service; do
   [[ ! -e $gone ]] || fail "$gone is still there after purge (nothing was edited)"

@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 
 for unit in "$repo"/systemd/*.service; do
   sed -e 's|/usr/bin/jamboxd|/bin/true|g' -e 's|/usr/bin/jambox-broadcast|/bin/true|g' \
-    -e 's|/usr/libexec/jambox/jambox-jackd|/bin/true|g' \
+    -e 's|/usr/libexec/jambox/jambox-jackd|/bin/true|g' -e 's|/usr/sbin/lighttpd|/bin/true|g' \
     -e 's|^EnvironmentFile=/|EnvironmentFile=-/|' "$unit" >"$work/$(basename "$unit")"
 done
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 
 namespace jambox::box {
 namespace {
@@ -23,11 +24,10 @@ AdmissionRefusal malformed(std::string why) {
   return {"invalid_response", std::move(why), true};
 }
 
-}  // namespace
-
-std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view payload,
-                                                                const std::string& room,
-                                                                std::uint64_t now_s) {
+// `accept(room)`: whether the answer's room is the one asked for.
+std::variant<RoomConfig, AdmissionRefusal> read_reply(
+    std::string_view payload, const std::function<bool(const std::string&)>& accept,
+    std::uint64_t now_s) {
   message::ParseError refused;
   const auto parsed = message::parse_object(payload, message::response_limits(), refused);
   if (!parsed) return malformed("the room server's answer is refused: " + refused.detail);
@@ -48,7 +48,9 @@ std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view
   }
   const json server = r.value("server", json());
   const json ticket = r.value("ticket", json());
-  if (!server.is_string() || r.value("room", json()) != room ||
+  const json room_name = r.value("room", json());
+  if (!server.is_string() || !room_name.is_string() ||
+      !accept(room_name.get_ref<const std::string&>()) ||
       !hex_of_length(r.value("ticket_secret", json()), wire::kTicketSecretLength) ||
       !hex_of_length(r.value("audio_key", json()), 2 * crypto::kKeySize) || !ticket.is_object() ||
       !hex_of_length(ticket.value("nonce", json()), 32) ||
@@ -67,7 +69,7 @@ std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view
   }
   RoomConfig target;
   target.server = server.get<std::string>();
-  target.name = room;
+  target.name = room_name.get<std::string>();
   target.secret = r["ticket_secret"].get<std::string>();
   static_cast<void>(
       crypto::from_hex(ticket["nonce"].get_ref<const std::string&>(), target.ticket.nonce));
@@ -76,6 +78,26 @@ std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view
   target.audio_key = audio_key;
   target.ticket.expires_s = ticket["expires"].get<std::uint64_t>();
   return target;
+}
+
+}  // namespace
+
+std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(std::string_view payload,
+                                                                const std::string& room,
+                                                                std::uint64_t now_s) {
+  return read_reply(
+      payload, [&room](const std::string& answered) { return answered == room; }, now_s);
+}
+
+std::variant<RoomConfig, AdmissionRefusal> read_creation_reply(std::string_view payload,
+                                                               const std::string& wanted,
+                                                               std::uint64_t now_s) {
+  return read_reply(
+      payload,
+      [&wanted](const std::string& answered) {
+        return message::is_room_code(answered) && (wanted.empty() || answered == wanted);
+      },
+      now_s);
 }
 
 }  // namespace jambox::box

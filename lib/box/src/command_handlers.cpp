@@ -5,6 +5,7 @@
 #include <jambox/net/host_port.hpp>
 #include <jambox/wire/session.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace jambox::box {
@@ -86,6 +87,41 @@ json join_room(CommandContext& c, const json& p) {
   c.admission.forget();
   log::notice("command: joined room {} on {}", target.name, target.server);
   return {{"room", target.name}, {"server", target.server}};
+}
+
+// create_room {code?}: a room server makes a room named by a code (the wanted one, or one it
+// picks), the box joins it by the ticket in the answer and hosts the room's transport, at the
+// tempo and metronome the box plays with now.
+json create_room(CommandContext& c, const json& p) {
+  std::string code;
+  if (p.contains("code") && !p["code"].is_null()) {
+    const auto typed = message::room_code_from_input(control::string_field(p, "code", 64));
+    if (!typed) {
+      throw InvalidField("code", std::to_string(message::kRoomCodeLength) + " characters of " +
+                                     std::string(message::kRoomCodeAlphabet) +
+                                     " (any case), or no code");
+    }
+    code = *typed;
+  }
+  message::Transport seed;
+  if (const auto& current = c.room.transport()) {
+    seed.tempo_bpm = current->tempo_bpm;
+    seed.metronome = current->metronome;
+  } else {
+    const MixConfig& mix = c.model.config().mix;
+    seed.tempo_bpm =
+        std::clamp(static_cast<double>(mix.metronome_bpm), message::kMinTempo, message::kMaxTempo);
+    seed.metronome = mix.metronome;
+  }
+  const std::string& id = c.admission.create(
+      code, std::chrono::steady_clock::now(), [&c, seed](const RoomConfig& made) {
+        // The join may have been refused (the box stays where it was): nothing to host then.
+        if (c.room.room() != made.name) return;
+        c.room.host(seed);
+        log::notice("command: room {} made; this box hosts its transport", made.name);
+      });
+  return {
+      {"room", code.empty() ? json() : json(code)}, {"admission", "requested"}, {"request_id", id}};
 }
 
 json leave_room(CommandContext& c) {
@@ -183,6 +219,7 @@ void register_commands(control::CommandProcessor& commands, CommandContext& c) {
     return c.meters(std::chrono::milliseconds(control::int_field(p, "interval_ms", 150, 2000)));
   });
   commands.on("join_room", [&c](const json& p) { return join_room(c, p); });
+  commands.on("create_room", [&c](const json& p) { return create_room(c, p); });
   commands.on("leave_room", [&c](const json&) { return leave_room(c); });
   commands.on("set_transport", [&c](const json& p) { return set_transport(c, p); });
   commands.on("restart_audio", [&model](const json&) {

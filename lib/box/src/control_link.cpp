@@ -34,6 +34,12 @@ constexpr seconds kMeterLease{10};
 constexpr milliseconds kStatusMinGap{1000};
 constexpr milliseconds kHousekeeping{1000};
 
+// Commands that only read or keep a view alive: not worth a journal line each (every open web
+// page renews the meter lease).
+bool changes_state(std::string_view type) {
+  return type != "ping" && type != "get_status" && type != "set_meter_interval";
+}
+
 json offline_status(const std::string& key) {
   return json{{"player_key", key}, {"status", "offline"}};
 }
@@ -72,7 +78,7 @@ struct ControlLink::Impl {
         commands(limits(c)),
         session(io, session_config(), session_events()),
         out(session),
-        room(out, topics, c.prefix, room_events()),
+        room(out, topics, room_events()),
         views(out, topics.view(), c.player_key),
         admission(
             out, topics, [this](const RoomConfig& r) { join_admitted(r); },
@@ -127,7 +133,8 @@ struct ControlLink::Impl {
     s.tls = config.tls;
     s.will_topic = topics.status();
     s.will_payload = message::dump(offline_status(config.player_key));
-    s.subscriptions = {topics.command(), topics.responses(), topics.view_ack()};
+    s.subscriptions = {topics.command(), topics.commands_from(), topics.responses(),
+                       topics.view_ack()};
     return s;
   }
 
@@ -156,6 +163,17 @@ struct ControlLink::Impl {
       }
     };
     e.changed = [this] { status_changed(); };
+    // The room's members learn this box's session id (what they call it in their mixers) and
+    // its round trip from its presence.
+    e.link = [this] {
+      const LinkStats link = model.gather().link;
+      RoomChannel::LinkFacts facts;
+      if (link.state == LinkState::joined && link.session_id != 0) {
+        facts.session_id = link.session_id;
+      }
+      if (link.rtt_us != 0) facts.rtt_ms = (link.rtt_us + 500) / 1000;
+      return facts;
+    };
     return e;
   }
 
@@ -185,13 +203,24 @@ struct ControlLink::Impl {
     const Clock::time_point now = Clock::now();
     message::Kind kind = message::Kind::command;
     try {
-      if (m.topic == topics.command()) {
+      if (m.topic == topics.command() || m.topic.starts_with(topics.command_from_prefix())) {
         if (m.retained && !m.payload.empty()) {
-          // jamboxctl never retains commands; a retained one would run again on every start.
+          // Nobody retains commands; a retained one would run again on every start.
           refuse(kind, message::Refusal::retained, now);
           return;
         }
-        const std::string ack = commands.handle(m.payload, now);
+        // The admin tool publishes on `command`; a musician on `command/from/NAME`, where the
+        // broker's ACL admits only the publisher's own user name.
+        const std::string sender =
+            m.topic == topics.command()
+                ? std::string("jamboxctl")
+                : message::clip(
+                      std::string_view(m.topic).substr(topics.command_from_prefix().size()), 64);
+        const std::string ack = commands.handle(m.payload, now, sender);
+        if (const std::string& type = commands.last_executed();
+            !type.empty() && changes_state(type)) {
+          log::info("{} from {}", type, sender);
+        }
         if (!out.publish(topics.command_ack(), ack)) {
           log::warning("MQTT: a command acknowledgement could not be sent (not connected)");
         }
@@ -299,6 +328,7 @@ struct ControlLink::Impl {
     }
     const json r = room.figures();
     s["peers"] = r["peers"];
+    s["roster"] = r["roster"];
     s["transport"] = r["transport"];
     s["transport_rejected"] = rejections.total(message::Kind::transport);
     s["rejected_messages"] = rejections.to_json();
@@ -384,7 +414,10 @@ struct ControlLink::Impl {
       }
       control::PublishOptions qos0;
       qos0.qos = 0;
-      const json levels = meters_document(model.take_meters());
+      json levels = meters_document(model.take_meters());
+      // Every viewer sees how long the lease lasts, so one renewal serves all open pages.
+      levels["lease_ms_left"] =
+          std::chrono::duration_cast<milliseconds>(meter_until - Clock::now()).count();
       if (session.ready()) out.publish(topics.meters(), message::dump(levels), qos0);
       arm_meters();
     });

@@ -141,8 +141,38 @@ bool BoxModel::needs_ticket() const {
   return wire::unix_seconds() + 5 >= config_.room.ticket.expires_s;
 }
 
+void MixSettings::record(const audio::Command& c) {
+  using audio::CommandType;
+  switch (c.type) {
+    case CommandType::master_gain:
+      master_gain_db = c.value;
+      break;
+    case CommandType::monitor:
+      monitor = c.flag;
+      monitor_gain_db = c.value;
+      break;
+    case CommandType::metronome:
+      metronome = c.flag;
+      metronome_bpm = c.value;
+      metronome_gain_db = c.value2;
+      break;
+    case CommandType::input_mute_to_room:
+      if (c.index < muted_to_room.size()) muted_to_room[c.index] = c.flag;
+      break;
+    case CommandType::jitter:
+      jitter_floor_ms = c.value;
+      jitter_ceiling_ms = c.value2;
+      jitter_adaptive = c.flag;
+      break;
+    default:
+      break;
+  }
+}
+
 bool BoxModel::post(const audio::Command& command) {
-  return engine_.post(command);
+  if (!engine_.post(command)) return false;
+  mix_.record(command);
+  return true;
 }
 
 bool BoxModel::has_remote(std::uint32_t session_id) const {
@@ -165,7 +195,7 @@ void BoxModel::apply_mix(const BoxConfig& next, const BoxConfig* previous) {
   const auto send = [this](const audio::Command& c) {
     // The ring holds far more than a reload posts; a full ring means the audio thread is not
     // running, and the setting is simply applied by the next reload.
-    if (!engine_.post(c)) log::warning("audio engine busy: a mixer setting was not applied");
+    if (!post(c)) log::warning("audio engine busy: a mixer setting was not applied");
   };
   const MixConfig& m = next.mix;
   if (previous == nullptr || !(previous->mix == m)) {
@@ -174,6 +204,11 @@ void BoxModel::apply_mix(const BoxConfig& next, const BoxConfig* previous) {
     send(audio::Command::metronome(m.metronome, m.metronome_bpm, m.metronome_gain_db));
   }
   const auto& j = next.engine.jitter;
+  if (previous == nullptr) {
+    mix_.jitter_floor_ms = j.floor_ms;  // the engine starts with these; nothing to post
+    mix_.jitter_ceiling_ms = j.ceiling_ms;
+    mix_.jitter_adaptive = j.adaptive;
+  }
   if (previous != nullptr && (previous->engine.jitter.floor_ms != j.floor_ms ||
                               previous->engine.jitter.ceiling_ms != j.ceiling_ms ||
                               previous->engine.jitter.adaptive != j.adaptive)) {
@@ -222,6 +257,7 @@ void BoxModel::apply(BoxConfig next) {
 
 Figures BoxModel::gather() const {
   Figures f;
+  f.mix = mix_;
   f.in_room = in_room();
   f.room = config_.room.name;
   f.server = config_.room.server;

@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,8 +36,26 @@ struct RemoteFigures {
   audio::JitterStats jitter;
 };
 
+// The mixer settings last handed to the engine, by the configuration or a command: the box's
+// own values, which a controller (the web mixer) shows and returns to when a change is refused.
+struct MixSettings {
+  float master_gain_db = 0.0F;
+  bool monitor = true;
+  float monitor_gain_db = 0.0F;
+  bool metronome = false;
+  float metronome_bpm = 120.0F;
+  float metronome_gain_db = -12.0F;
+  std::array<bool, 2> muted_to_room{};
+  float jitter_floor_ms = 1.0F;
+  float jitter_ceiling_ms = 40.0F;
+  bool jitter_adaptive = true;
+  // Records what `command` sets (remote and room commands set nothing here).
+  void record(const audio::Command& command);
+};
+
 // One consistent reading of everything a status report shows; sizes bounded by the engine.
 struct Figures {
+  MixSettings mix;
   bool in_room = false;
   std::string room;
   std::string server;
@@ -110,6 +129,7 @@ class BoxModel {
   std::unique_ptr<jack::Supervisor> supervisor_;
   std::vector<Listener> listeners_;
   std::vector<std::function<void(const jack::ConnectionInfo*)>> audio_listeners_;
+  MixSettings mix_;
 };
 
 // The room link's settings for a box configuration.

@@ -7,16 +7,17 @@
 
 namespace jambox::box {
 
-RoomChannel::RoomChannel(Outbox& out, const control::Topics& topics, std::string prefix,
-                         Events events)
-    : out_(out), topics_(topics), prefix_(std::move(prefix)), events_(std::move(events)) {}
+RoomChannel::RoomChannel(Outbox& out, const control::Topics& topics, Events events)
+    : out_(out),
+      topics_(topics),
+      events_(std::move(events)),
+      in_prefix_(topics_.room_in_prefix()) {}
 
 void RoomChannel::enter(const std::string& room, Clock::time_point now) {
   if (room == room_) return;
   if (!room_.empty()) {
+    // Says which room it leaves: the room server may have admitted this box elsewhere already.
     publish_presence(message::PresenceEvent::leave, now);
-    out_.unsubscribe(topics_.room_presence_all(room_));
-    out_.unsubscribe(topics_.room_transport_all(room_));
     roster_.clear();
     presence_rate_.clear();
     transport_rate_.clear();
@@ -24,14 +25,11 @@ void RoomChannel::enter(const std::string& room, Clock::time_point now) {
     is_host_ = false;
     answer_due_ = false;
   }
+  // One filter whatever the room: the room server relays only the current room's members.
+  if (room_.empty() && !room.empty()) out_.subscribe(topics_.room_in_all());
+  if (!room_.empty() && room.empty()) out_.unsubscribe(topics_.room_in_all());
   room_ = room;
-  presence_prefix_ = room_.empty() ? std::string() : prefix_ + "/room/" + room_ + "/presence/";
-  transport_prefix_ = room_.empty() ? std::string() : prefix_ + "/room/" + room_ + "/transport/";
-  if (!room_.empty()) {
-    out_.subscribe(topics_.room_presence_all(room_));
-    out_.subscribe(topics_.room_transport_all(room_));
-    publish_presence(message::PresenceEvent::join, now);
-  }
+  if (!room_.empty()) publish_presence(message::PresenceEvent::join, now);
   changed();
 }
 
@@ -48,9 +46,12 @@ void RoomChannel::on_ready(Clock::time_point now) {
 
 bool RoomChannel::on_message(std::string_view topic, std::string_view payload, bool retained,
                              Clock::time_point now, message::Rejections& rejections) {
-  if (room_.empty()) return false;
-  const bool presence = topic.starts_with(presence_prefix_);
-  if (!presence && !topic.starts_with(transport_prefix_)) return false;
+  if (!topic.starts_with(in_prefix_)) return false;
+  const std::string_view rest = topic.substr(in_prefix_.size());
+  const bool presence = rest.starts_with("presence/");
+  if (!presence && !rest.starts_with("transport/")) return false;
+  // Relayed after this box left its room (the server has not heard of it yet): nothing to do.
+  if (room_.empty()) return true;
   if (retained) {
     // Empty: the room server clearing one. Anything else waited on the broker for us.
     if (!payload.empty()) {
@@ -63,14 +64,11 @@ bool RoomChannel::on_message(std::string_view topic, std::string_view payload, b
     return true;
   }
   if (presence) {
-    on_presence(topic.substr(presence_prefix_.size()), payload, now, rejections);
-    return true;
+    on_presence(rest.substr(9), payload, now, rejections);
+  } else {
+    on_transport(rest.substr(10), payload, now, rejections);
   }
-  if (topic.starts_with(transport_prefix_)) {
-    on_transport(topic.substr(transport_prefix_.size()), payload, now, rejections);
-    return true;
-  }
-  return false;
+  return true;
 }
 
 void RoomChannel::on_presence(std::string_view key, std::string_view payload, Clock::time_point now,
@@ -102,6 +100,8 @@ void RoomChannel::on_presence(std::string_view key, std::string_view payload, Cl
     if (!known && roster_.size() >= kMaxMembers) return;
     Member& member = known ? it->second : roster_[std::string(key)];
     member.seen = now;
+    if (presence->session_id) member.session_id = presence->session_id;
+    if (presence->rtt_ms) member.rtt_ms = presence->rtt_ms;
     // A newcomer learns who is here, and the room's transport, soon: at the next tick, once for
     // however many newcomers arrived meanwhile. A member repeating its join is answered again
     // only after a heartbeat interval (it may have restarted without saying leave).
@@ -179,24 +179,44 @@ void RoomChannel::host(message::Transport next) {
   next.timestamp = wall_seconds();
   transport_ = std::move(next);
   is_host_ = true;
-  publish_transport();  // comes back to this box too, which applies the metronome
+  publish_transport();
+  // The room server relays it to the other members only: the host applies its own.
+  if (events_.metronome) {
+    events_.metronome(transport_->metronome, static_cast<float>(transport_->tempo_bpm));
+  }
   changed();
 }
 
 void RoomChannel::publish_presence(message::PresenceEvent event, Clock::time_point now) {
   if (room_.empty() || !out_.ready()) return;
   last_presence_ = now;
-  out_.publish(topics_.room_presence(room_),
-               message::presence_text(topics_.player_key(), event, wall_seconds()));
+  message::Presence presence;
+  presence.event = event;
+  presence.room = room_;
+  if (events_.link) {
+    const LinkFacts facts = events_.link();
+    presence.session_id = facts.session_id;
+    if (facts.rtt_ms) presence.rtt_ms = std::min(*facts.rtt_ms, message::kMaxPresenceRttMs);
+  }
+  out_.publish(topics_.room_out_presence(),
+               message::presence_text(topics_.player_key(), presence, wall_seconds()));
 }
 
 void RoomChannel::publish_transport() {
   if (room_.empty() || !transport_ || !out_.ready()) return;
-  out_.publish(topics_.room_transport(room_), message::dump(message::to_json(*transport_)));
+  out_.publish(topics_.room_out_transport(), message::dump(message::to_json(*transport_)));
 }
 
 nlohmann::json RoomChannel::figures() const {
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& [key, member] : roster_) {
+    members.push_back(
+        {{"key", key},
+         {"session_id", member.session_id ? nlohmann::json(*member.session_id) : nlohmann::json()},
+         {"rtt_ms", member.rtt_ms ? nlohmann::json(*member.rtt_ms) : nlohmann::json()}});
+  }
   return {{"peers", peers()},
+          {"roster", std::move(members)},
           {"transport", transport_ ? message::to_json(*transport_) : nlohmann::json()},
           {"rate_limited", rate_limited_}};
 }

@@ -3,6 +3,11 @@
 // kPresenceInterval, gone after kPresenceExpiry of silence) and the transport (tempo,
 // metronome, playing, queue) published by the room's host and followed by every member.
 //
+// The box speaks and listens only on its own topics: it publishes on room/out/{presence,
+// transport}, and the room server, which admitted it, relays what the other members said to
+// room/in/{presence,transport}/{member} (docs/control-plane.md). Nothing a member publishes
+// reaches a box that is not in its room, and no box reads another's topics.
+//
 // Every member is hostile input: each message is parsed with its topic's limits into a typed
 // struct (lib/message), counted when refused, and each member may send at most kBurst messages
 // and then kPerSecond per second on each topic; beyond that its messages are dropped and
@@ -19,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -37,12 +43,19 @@ class RoomChannel {
   static constexpr double kPerSecond = 2.0;
   static constexpr double kBurst = 10.0;
 
+  // What the room link knows of this box's place in the room, for its presence.
+  struct LinkFacts {
+    std::optional<std::uint32_t> session_id;  // its UDP session id, once admitted
+    std::optional<std::uint32_t> rtt_ms;      // its round trip to the room server
+  };
+
   struct Events {
     std::function<void(bool on, float bpm)> metronome;  // the room's transport says so
     std::function<void()> changed;                      // roster or transport changed
+    std::function<LinkFacts()> link;                    // may be empty: no link figures
   };
 
-  RoomChannel(Outbox& out, const control::Topics& topics, std::string prefix, Events events);
+  RoomChannel(Outbox& out, const control::Topics& topics, Events events);
 
   // The box is now in `room` ("" = none): moves the subscriptions, says leave and join.
   void enter(const std::string& room, Clock::time_point now);
@@ -51,9 +64,9 @@ class RoomChannel {
 
   // The session is (again) ready: announce ourselves.
   void on_ready(Clock::time_point now);
-  // A message on one of this room's topics; false when the topic is not the room's. Boxes never
-  // retain room messages: a `retained` one (the session asks for Retain As Published) is
-  // planted or stale, and is counted and ignored.
+  // A message relayed from another member (room/in/...); false when the topic is not one. The
+  // room server never retains them: a `retained` one (the session asks for Retain As Published)
+  // is planted or stale, and is counted and ignored.
   bool on_message(std::string_view topic, std::string_view payload, bool retained,
                   Clock::time_point now, message::Rejections& rejections);
   // Heartbeat, expiry of silent members, answers to newcomers: once a second.
@@ -81,14 +94,16 @@ class RoomChannel {
 
   Outbox& out_;
   const control::Topics& topics_;
-  std::string prefix_;
   Events events_;
   std::string room_;
-  std::string presence_prefix_;
-  std::string transport_prefix_;
+  std::string in_prefix_;  // room/in/
   struct Member {
     Clock::time_point seen{};      // last heard
     Clock::time_point answered{};  // when its join was last answered
+    // What its presence said of its audio: its session in the room (so a controller can name
+    // the remote it hears) and its round trip to the room server.
+    std::optional<std::uint32_t> session_id;
+    std::optional<std::uint32_t> rtt_ms;
   };
   std::map<std::string, Member, std::less<>> roster_;  // the other members
   message::KeyedRate presence_rate_{kBurst, kPerSecond, kMaxMembers};

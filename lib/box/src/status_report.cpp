@@ -33,6 +33,21 @@ json box_status(const Figures& f) {
                {"sample_rate", f.jack.sample_rate},
                {"xruns", f.jack.xruns}};
   s["remotes"] = std::move(remotes);
+  const MixSettings& m = f.mix;
+  // set_jitter {auto: true} restores the engine's defaults.
+  const audio::JitterConfig defaults;
+  const bool jitter_auto = m.jitter_adaptive && m.jitter_floor_ms == defaults.floor_ms &&
+                           m.jitter_ceiling_ms == defaults.ceiling_ms;
+  s["mix"] = {{"master_gain_db", m.master_gain_db},
+              {"monitor", {{"on", m.monitor}, {"gain_db", m.monitor_gain_db}}},
+              {"metronome",
+               {{"on", m.metronome}, {"bpm", m.metronome_bpm}, {"gain_db", m.metronome_gain_db}}},
+              {"muted_to_room", m.muted_to_room},
+              {"jitter",
+               {{"floor_ms", m.jitter_floor_ms},
+                {"ceiling_ms", m.jitter_ceiling_ms},
+                {"adaptive", m.jitter_adaptive},
+                {"auto", jitter_auto}}}};
   if (!f.link.last_problem.empty()) s["problem"] = f.link.last_problem;
   return s;
 }

@@ -57,7 +57,7 @@ constexpr std::size_t kRateKeys = 4096;
 }  // namespace
 
 json answer_request(std::string_view player_key, std::string_view payload, const RoomLookup& lookup,
-                    const AdmissionConfig& config, std::uint64_t now_s) {
+                    const RoomCreator& create, const AdmissionConfig& config, std::uint64_t now_s) {
   auto parsed = message::parse_join_request(payload);
   if (const auto* refusal = std::get_if<message::RequestRefusal>(&parsed)) {
     return failure(refusal->request_id.empty() ? json(nullptr) : json(refusal->request_id),
@@ -70,10 +70,29 @@ json answer_request(std::string_view player_key, std::string_view payload, const
     return failure(id, type, "invalid_request",
                    "player_key: must be the key of the topic the request came on");
   }
-  const std::string& room = request.room;
-  const RoomAvailability available = lookup(room);
-  if (!available.exists) {
-    return failure(id, type, "unknown_room", "room '" + room + "' is not served here");
+  std::string room = request.room;
+  RoomAvailability available;
+  const bool creating = request.type == message::RequestType::create_room;
+  if (creating) {
+    if (!create) {
+      return failure(id, type, "on_demand_disabled",
+                     "this server makes no rooms on demand (rooms.on_demand is off)");
+    }
+    RoomCreation made = create(player_key, request.room);
+    if (!made.error_code.empty()) {
+      return failure(id, type, made.error_code, std::move(made.error));
+    }
+    room = std::move(made.room);
+    available = std::move(made.available);
+  } else {
+    available = lookup(room);
+    if (!available.exists) {
+      // With rooms by code, a code that names no room was mistyped or has expired.
+      if (available.codes && message::is_room_code(room)) {
+        return failure(id, type, "unknown_code", "no room has the code " + room);
+      }
+      return failure(id, type, "unknown_room", "room '" + room + "' is not served here");
+    }
   }
   if (available.members >= available.max_members) {
     return failure(
@@ -83,23 +102,32 @@ json answer_request(std::string_view player_key, std::string_view payload, const
   wire::Ticket ticket;
   crypto::random_bytes(ticket.nonce);
   ticket.expires_s = now_s + config.ticket_lifetime_s;
-  return {{"request_id", id},
-          {"request_type", type},
-          {"success", true},
-          {"room", room},
-          {"server", config.public_endpoint},
-          {"ticket", {{"nonce", crypto::to_hex(ticket.nonce)}, {"expires", ticket.expires_s}}},
-          {"ticket_secret", wire::derive_ticket_secret(room, available.secret, ticket)},
-          {"audio_key", crypto::to_hex(wire::derive_room_audio_key(room, available.secret))},
-          {"members", available.members},
-          {"max_members", available.max_members}};
+  json answer = {
+      {"request_id", id},
+      {"request_type", type},
+      {"success", true},
+      {"room", room},
+      {"server", config.public_endpoint},
+      {"ticket", {{"nonce", crypto::to_hex(ticket.nonce)}, {"expires", ticket.expires_s}}},
+      {"ticket_secret", wire::derive_ticket_secret(room, available.secret, ticket)},
+      {"audio_key", crypto::to_hex(wire::derive_room_audio_key(room, available.secret))},
+      {"members", available.members},
+      {"max_members", available.max_members}};
+  if (creating) answer["created"] = true;
+  return answer;
+}
+
+json answer_request(std::string_view player_key, std::string_view payload, const RoomLookup& lookup,
+                    const AdmissionConfig& config, std::uint64_t now_s) {
+  return answer_request(player_key, payload, lookup, RoomCreator{}, config, now_s);
 }
 
 struct Admission::Impl {
-  Impl(boost::asio::io_context& loop, AdmissionConfig c, RoomLookup l)
-      : io(loop), config(std::move(c)), lookup(std::move(l)) {}
+  Impl(boost::asio::io_context& loop, AdmissionConfig c, RoomLookup l, RoomCreator m)
+      : io(loop), config(std::move(c)), lookup(std::move(l)), create(std::move(m)) {}
 
   void on_message(const control::Message& m) {
+    if (take && take(m)) return;
     if (m.topic.starts_with(room_prefix)) {
       on_room_message(m);
       return;
@@ -116,10 +144,12 @@ struct Admission::Impl {
       ++counters.rate_limited;
       return;
     }
-    json response = answer_request(key, m.payload, lookup, config, wire::unix_seconds());
+    json response = answer_request(key, m.payload, lookup, create, config, wire::unix_seconds());
     if (response["request_id"].is_null()) response["request_id"] = request_id;
     if (response["success"] == true) {
       ++counters.admitted;
+      // The relay counts the box a member of the room from now on (its presence comes later).
+      if (admitted) admitted(key, response["room"].get<std::string>());
       log::info("admission: ticket for room {} to {} (request {})",
                 response["room"].get<std::string>(), key, request_id);
     } else {
@@ -187,6 +217,9 @@ struct Admission::Impl {
   boost::asio::io_context& io;
   AdmissionConfig config;
   RoomLookup lookup;
+  RoomCreator create;
+  std::function<bool(const control::Message&)> take;
+  std::function<void(const std::string&, const std::string&)> admitted;
   std::string room_prefix = config.prefix + "/room/";
   std::deque<std::string> to_clear;
   std::unordered_set<std::string> queued;
@@ -199,8 +232,9 @@ struct Admission::Impl {
   std::unique_ptr<control::Session> session;
 };
 
-Admission::Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLookup lookup)
-    : impl_(std::make_unique<Impl>(io, std::move(config), std::move(lookup))) {
+Admission::Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLookup lookup,
+                     RoomCreator create)
+    : impl_(std::make_unique<Impl>(io, std::move(config), std::move(lookup), std::move(create))) {
   control::SessionConfig sc;
   sc.uri = impl_->config.broker;
   sc.identity = impl_->config.identity;
@@ -218,8 +252,9 @@ Admission::Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLo
     }
   };
   events.ready = [impl] {
-    log::notice("admission: answering join_room requests from {} (tickets valid {} s)",
-                impl->config.broker, impl->config.ticket_lifetime_s);
+    log::notice("admission: answering join_room{} requests from {} (tickets valid {} s)",
+                impl->create ? " and create_room" : "", impl->config.broker,
+                impl->config.ticket_lifetime_s);
   };
   events.message = [impl](const control::Message& m) {
     // No message may end the room server: a failure is counted and logged, and it carries on.
@@ -247,6 +282,20 @@ void Admission::stop() {
 
 const AdmissionCounters& Admission::counters() const noexcept {
   return impl_->counters;
+}
+
+void Admission::attach(
+    std::vector<std::string> filters, std::function<bool(const control::Message&)> take,
+    std::function<void(const std::string& player_key, const std::string& room)> admitted) {
+  impl_->take = std::move(take);
+  impl_->admitted = std::move(admitted);
+  for (const std::string& filter : filters) impl_->session->subscribe(filter);
+}
+
+bool Admission::publish(const std::string& topic, std::string_view payload, bool retained) {
+  control::PublishOptions options;
+  options.retained = retained;
+  return impl_->session->publish(topic, payload, options);
 }
 
 std::string Admission::state() const {

@@ -174,6 +174,30 @@ void read_admission(const config::Section& mqtt, AdmissionConfig& a,
   }
 }
 
+void read_rooms(const config::Section& section, ServerConfig& cfg,
+                std::vector<std::string>* warnings) {
+  RoomsConfig& r = cfg.on_demand;
+  r.on_demand = section.get_bool("on_demand", r.on_demand);
+  r.max_on_demand = get_u32(section, "max_on_demand", r.max_on_demand, 1, 1024);
+  r.max_members = get_u32(section, "max_members", r.max_members, 2, 64);
+  r.idle_expiry_s = get_u32(section, "idle_expiry_s", r.idle_expiry_s, 10, 86400);
+  if (!r.on_demand) return;
+  // Boxes ask for rooms by code through the MQTT admission: without it nobody can.
+  if (!cfg.mqtt.enabled && warnings != nullptr) {
+    warnings->push_back(
+        fmt::format("{}:{}: rooms.on_demand is set but mqtt.enabled is not; rooms are only made on "
+                    "demand through MQTT admission",
+                    cfg.source, section.line_of("on_demand")));
+  }
+  if (r.max_on_demand > cfg.max_rooms && warnings != nullptr) {
+    warnings->push_back(
+        fmt::format("{}:{}: rooms.max_on_demand ({}) is more than server.max_rooms ({}); at most "
+                    "{} rooms in all will exist",
+                    cfg.source, section.line_of("max_on_demand"), r.max_on_demand, cfg.max_rooms,
+                    cfg.max_rooms));
+  }
+}
+
 }  // namespace
 
 ServerConfig load_config(const config::Document& document, std::vector<std::string>* warnings) {
@@ -197,6 +221,7 @@ ServerConfig load_config(const config::Document& document, std::vector<std::stri
   cfg.log_interval_s = get_u32(stats, "log_interval_s", 60, 0, 86400);
 
   read_admission(document.section("mqtt"), cfg.mqtt, warnings);
+  read_rooms(document.section("rooms"), cfg, warnings);
 
   const config::Section logging = document.section("logging");
   const std::string level =
@@ -221,7 +246,7 @@ ServerConfig load_config(const config::Document& document, std::vector<std::stri
   }
 
   if (warnings != nullptr) {
-    if (cfg.rooms.empty()) {
+    if (cfg.rooms.empty() && !cfg.on_demand.on_demand) {
       warnings->push_back(
           fmt::format("{}: no [[room]] is configured; every JOIN will be refused", cfg.source));
     }

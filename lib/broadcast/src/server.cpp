@@ -20,6 +20,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 namespace jambox::broadcast {
@@ -287,6 +288,7 @@ struct Server::Impl final : JoinRouter {
   ServerConfig config;
   std::vector<std::unique_ptr<Worker>> workers;
   std::map<std::string, RoomState> rooms;
+  std::map<std::string, RoomConfig> on_demand;  // rooms made on demand, by name
   std::uint64_t next_generation = 1;
   net::Endpoint local;
   std::size_t receive_buffer = 0;
@@ -345,12 +347,24 @@ struct Server::Impl final : JoinRouter {
     return false;
   }
 
+  // The rooms to serve: the declared ones and those made on demand.
+  std::vector<RoomConfig> all_rooms(const ServerConfig& next) const {
+    std::vector<RoomConfig> all = next.rooms;
+    for (const auto& [name, room] : on_demand) all.push_back(room);
+    return all;
+  }
+
   std::shared_ptr<const RoomPlan> plan_rooms(const ServerConfig& next, ReloadSummary* summary) {
     const auto shard_count = static_cast<std::uint32_t>(workers.size());
     std::map<std::string, RoomState> planned;
     std::vector<std::uint32_t> load(shard_count, 0);
+    const std::vector<RoomConfig> wanted = all_rooms(next);
+    // The reload summary is about the configuration file; rooms made on demand stay untouched.
+    const auto declared = [&](const std::string& name) { return on_demand.count(name) == 0; };
+    ReloadSummary ignored;
+    if (summary == nullptr) summary = &ignored;
     // Rooms that exist keep their shard (and, with the same secret, their members).
-    for (const RoomConfig& room : next.rooms) {
+    for (const RoomConfig& room : wanted) {
       const auto it = rooms.find(room.name);
       if (it == rooms.end()) continue;
       RoomState state = it->second;
@@ -358,27 +372,25 @@ struct Server::Impl final : JoinRouter {
       if (state.secret != room.secret) {
         state.secret = room.secret;
         state.generation = next_generation++;
-        if (summary != nullptr) summary->rekeyed.push_back(room.name);
-      } else if (summary != nullptr) {
+        if (declared(room.name)) summary->rekeyed.push_back(room.name);
+      } else if (declared(room.name)) {
         summary->kept.push_back(room.name);
       }
       ++load[state.shard];
       planned.emplace(room.name, std::move(state));
     }
     // New rooms go to the shard with the fewest rooms.
-    for (const RoomConfig& room : next.rooms) {
+    for (const RoomConfig& room : wanted) {
       if (planned.count(room.name) != 0) continue;
       const auto least =
           static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
       ++load[least];
       planned.emplace(room.name,
                       RoomState{room.secret, room.max_members, least, next_generation++});
-      if (summary != nullptr) summary->added.push_back(room.name);
+      if (declared(room.name)) summary->added.push_back(room.name);
     }
-    if (summary != nullptr) {
-      for (const auto& [name, state] : rooms) {
-        if (planned.count(name) == 0) summary->removed.push_back(name);
-      }
+    for (const auto& [name, state] : rooms) {
+      if (planned.count(name) == 0) summary->removed.push_back(name);
     }
     rooms = std::move(planned);
 
@@ -388,6 +400,26 @@ struct Server::Impl final : JoinRouter {
       plan->rooms.push_back({name, state.secret, state.max_members, state.shard, state.generation});
     }
     return plan;
+  }
+
+  // Hands `plan` to every worker and waits until each has it in place.
+  void post_plan(const std::shared_ptr<const RoomPlan>& plan) {
+    std::vector<std::future<void>> done;
+    for (auto& worker : workers) {
+      auto promise = std::make_shared<std::promise<void>>();
+      done.push_back(promise->get_future());
+      worker->post_plan(plan, config.stats_interval_ms, promise);
+    }
+    for (auto& f : done) {
+      if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+        log::warning("a worker took more than 2 s to apply the new rooms");
+      }
+    }
+  }
+
+  void apply_rooms() {
+    const auto plan = plan_rooms(config, nullptr);
+    if (running) post_plan(plan);
   }
 };
 
@@ -433,21 +465,41 @@ ReloadSummary Server::reload(const ServerConfig& next) {
   applied.socket_buffer_kb = current.socket_buffer_kb;
   applied.realtime_priority = current.realtime_priority;
 
+  // A code never shadows a declared room, and a room made on demand outlives a reload: a
+  // declared room may not take its name while it exists.
+  for (const RoomConfig& room : next.rooms) {
+    if (s.on_demand.count(room.name) != 0) {
+      throw std::invalid_argument(
+          room.origin + ": room '" + room.name +
+          "' is the code of a room made on demand; choose another name or reload once that "
+          "room has expired");
+    }
+  }
+
   const auto plan = s.plan_rooms(applied, &summary);
   s.config = std::move(applied);
   if (!s.running) return summary;
-  std::vector<std::future<void>> done;
-  for (auto& worker : s.workers) {
-    auto promise = std::make_shared<std::promise<void>>();
-    done.push_back(promise->get_future());
-    worker->post_plan(plan, s.config.stats_interval_ms, promise);
-  }
-  for (auto& f : done) {
-    if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-      log::warning("a worker took more than 2 s to apply the new rooms");
-    }
-  }
+  s.post_plan(plan);
   return summary;
+}
+
+bool Server::add_room(const RoomConfig& room) {
+  Impl& s = *impl_;
+  if (s.rooms.count(room.name) != 0 || s.on_demand.count(room.name) != 0) return false;
+  s.on_demand.emplace(room.name, room);
+  s.apply_rooms();
+  return true;
+}
+
+bool Server::remove_room(const std::string& name) {
+  Impl& s = *impl_;
+  if (s.on_demand.erase(name) == 0) return false;
+  s.apply_rooms();
+  return true;
+}
+
+std::size_t Server::room_count() const noexcept {
+  return impl_->rooms.size();
 }
 
 void Server::stop() {
@@ -497,6 +549,8 @@ Snapshot Server::snapshot() const {
                      ? std::chrono::duration<double>(Clock::now() - s.started_at).count()
                      : 0.0;
   out.rooms_configured = static_cast<std::uint32_t>(s.rooms.size());
+  out.rooms_on_demand = static_cast<std::uint32_t>(s.on_demand.size());
+  for (RoomStats& room : out.rooms) room.on_demand = s.on_demand.count(room.name) != 0;
   return out;
 }
 

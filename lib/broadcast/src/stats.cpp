@@ -91,6 +91,7 @@ std::string to_json(const Snapshot& s) {
                  {"members", s.members},
                  {"pending", s.pending},
                  {"rooms", s.rooms_configured},
+                 {"rooms_on_demand", s.rooms_on_demand},
                  {"rejected", t.rejected_total()}};
   json rejected = json::object();
   for (std::size_t i = 1; i < wire::kRejectCount; ++i) {
@@ -113,6 +114,7 @@ std::string to_json(const Snapshot& s) {
                          {"age_s", m.age_s}});
     }
     rooms.push_back({{"name", r.name},
+                     {"on_demand", r.on_demand},
                      {"shard", r.shard},
                      {"member_count", r.member_count},
                      {"max_members", r.max_members},

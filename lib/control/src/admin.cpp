@@ -170,6 +170,16 @@ bool AdminClient::send_raw(const std::string& player, const std::string& text) {
   return s.session->publish(Topics(s.config.prefix, player).command(), text);
 }
 
+bool AdminClient::publish(const std::string& topic, std::string_view payload,
+                          std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  s.catch_up();
+  if (!s.ready && !s.run_until([&s] { return s.ready; }, timeout)) return false;
+  if (!s.session->publish(topic, payload)) return false;
+  // The broker acknowledges QoS 1: once nothing is in flight it has routed the message.
+  return s.run_until([&s] { return s.session->in_flight() == 0; }, timeout);
+}
+
 std::optional<nlohmann::json> AdminClient::wait_ack(const nlohmann::json& command_id,
                                                     std::chrono::milliseconds timeout) {
   Impl& s = *impl_;

@@ -111,10 +111,27 @@ std::vector<std::string> CommandProcessor::command_types() const {
   return types;
 }
 
-bool CommandProcessor::over_rate(Clock::time_point now) {
-  while (!recent_.empty() && now - recent_.front() >= std::chrono::minutes(1)) recent_.pop_front();
-  if (recent_.size() >= limits_.per_minute) return true;
-  recent_.push_back(now);
+bool CommandProcessor::over_rate(std::string_view sender, Clock::time_point now) {
+  const auto prune = [now](std::deque<Clock::time_point>& times) {
+    while (!times.empty() && now - times.front() >= std::chrono::minutes(1)) times.pop_front();
+  };
+  auto found = recent_.find(sender);
+  if (found == recent_.end()) {
+    if (recent_.size() >= limits_.senders) {
+      // Forget senders that were quiet for a minute; if every remembered one is still active,
+      // a newcomer waits (senders are broker accounts, so this takes many busy accounts).
+      for (auto it = recent_.begin(); it != recent_.end();) {
+        prune(it->second);
+        it = it->second.empty() ? recent_.erase(it) : std::next(it);
+      }
+      if (recent_.size() >= limits_.senders) return true;
+    }
+    found = recent_.emplace(std::string(sender), std::deque<Clock::time_point>{}).first;
+  }
+  std::deque<Clock::time_point>& times = found->second;
+  prune(times);
+  if (times.size() >= limits_.per_minute) return true;
+  times.push_back(now);
   return false;
 }
 
@@ -139,8 +156,10 @@ std::string CommandProcessor::finish(const std::string& id, nlohmann::json ack, 
   return text;
 }
 
-std::string CommandProcessor::handle(std::string_view message, Clock::time_point now) {
+std::string CommandProcessor::handle(std::string_view message, Clock::time_point now,
+                                     std::string_view sender) {
   ++counters_.received;
+  last_executed_.clear();
   auto parsed = message::parse_command(message);
   if (auto* refusal = std::get_if<message::CommandRefusal>(&parsed)) {
     last_refusal_ = refusal->reason;
@@ -167,13 +186,13 @@ std::string CommandProcessor::handle(std::string_view message, Clock::time_point
     ++counters_.duplicates;
     return seen->second.ack;  // a redelivery: the same answer, nothing executed again
   }
-  if (over_rate(now)) {
+  if (over_rate(sender, now)) {
     ++counters_.rate_limited;
     // Not remembered: the same command may be sent again once the rate allows it.
     return finish(id,
                   error_ack(id, "error", "rate_limited",
                             "more than " + std::to_string(limits_.per_minute) +
-                                " commands in the last minute"),
+                                " commands from one sender in the last minute"),
                   false);
   }
   const auto handler = handlers_.find(command.type);
@@ -188,6 +207,7 @@ std::string CommandProcessor::handle(std::string_view message, Clock::time_point
   try {
     nlohmann::json result = handler->second(command.payload);
     ++counters_.executed;
+    last_executed_ = command.type;
     nlohmann::json ack = ack_of(id, "ok");
     if (!result.is_null()) ack["result"] = std::move(result);
     return finish(id, std::move(ack), true);

@@ -535,9 +535,19 @@ Session::~Session() {
     if (impl_->client.is_connected()) impl_->client.disconnect()->wait_for(std::chrono::seconds(1));
   } catch (const mqtt::exception&) {
   }
-  impl_->client.set_connection_lost_handler(nullptr);
-  impl_->client.set_disconnected_handler(nullptr);
-  impl_->client.set_message_callback(nullptr);
+  // Paho C refuses to change callbacks while a connect (or disconnect) is under way, e.g. a
+  // reconnect after another client took over our client id, and Paho C++ then throws, after it
+  // has already emptied its own handler: the handlers are off either way, and an exception
+  // leaving a destructor would end the process.
+  const auto quietly = [](auto&& reset) {
+    try {
+      reset();
+    } catch (const mqtt::exception&) {
+    }
+  };
+  quietly([this] { impl_->client.set_connection_lost_handler(nullptr); });
+  quietly([this] { impl_->client.set_disconnected_handler(nullptr); });
+  quietly([this] { impl_->client.set_message_callback(nullptr); });
 }
 
 void Session::start() {
@@ -675,6 +685,10 @@ std::string Session::last_loss_reason() const {
 
 std::size_t Session::broker_packet_limit() const noexcept {
   return impl_->broker_max_packet;
+}
+
+std::size_t Session::in_flight() const noexcept {
+  return impl_->in_flight.load(std::memory_order_relaxed);
 }
 
 }  // namespace jambox::control

@@ -28,20 +28,20 @@ std::string Topics::request(std::string_view id) const {
   return base_ + "/request/" + std::string(id);
 }
 
-std::string Topics::room_presence(std::string_view room) const {
-  return prefix_ + "/room/" + std::string(room) + "/presence/" + key_;
+std::string room_out_filter(std::string_view prefix) {
+  return std::string(prefix) + "/player/+/room/out/+";
 }
 
-std::string Topics::room_presence_all(std::string_view room) const {
-  return prefix_ + "/room/" + std::string(room) + "/presence/+";
+std::string chat_from_filter(std::string_view prefix) {
+  return std::string(prefix) + "/player/+/chat/from/+";
 }
 
-std::string Topics::room_transport(std::string_view room) const {
-  return prefix_ + "/room/" + std::string(room) + "/transport/" + key_;
+std::string admin_chat_filter(std::string_view prefix) {
+  return std::string(prefix) + "/room/+/chat";
 }
 
-std::string Topics::room_transport_all(std::string_view room) const {
-  return prefix_ + "/room/" + std::string(room) + "/transport/+";
+std::string admin_chat(std::string_view prefix, std::string_view room) {
+  return std::string(prefix) + "/room/" + std::string(room) + "/chat";
 }
 
 }  // namespace jambox::control

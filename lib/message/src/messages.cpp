@@ -129,15 +129,49 @@ std::optional<Presence> parse_presence(std::string_view text, ParseError& error)
     error = field_error("event", "one of join, presence, leave");
     return std::nullopt;
   }
+  // Optional, but when present typed and bounded: a wrong one is refused naming it.
+  if (const auto id = doc->find("session_id"); id != doc->end()) {
+    if (!id->is_number_unsigned() || id->get<std::uint64_t>() == 0 ||
+        id->get<std::uint64_t>() > 0xFFFFFFFFU) {
+      error = field_error("session_id", "an integer 1..4294967295");
+      return std::nullopt;
+    }
+    p.session_id = static_cast<std::uint32_t>(id->get<std::uint64_t>());
+  }
+  if (const auto rtt = doc->find("rtt_ms"); rtt != doc->end()) {
+    if (!rtt->is_number_unsigned() || rtt->get<std::uint64_t>() > kMaxPresenceRttMs) {
+      error = field_error("rtt_ms", "an integer 0..60000");
+      return std::nullopt;
+    }
+    p.rtt_ms = static_cast<std::uint32_t>(rtt->get<std::uint64_t>());
+  }
+  if (const auto room = doc->find("room"); room != doc->end()) {
+    if (!room->is_string() || !wire::valid_room_name(room->get_ref<const std::string&>())) {
+      error = field_error("room", "a room name of 1-32 characters [A-Za-z0-9._-]");
+      return std::nullopt;
+    }
+    p.room = room->get<std::string>();
+  }
   return p;
 }
 
 std::string presence_text(std::string_view player_key, PresenceEvent event,
                           std::int64_t timestamp) {
-  const char* name = event == PresenceEvent::join    ? "join"
-                     : event == PresenceEvent::leave ? "leave"
-                                                     : "presence";
-  return dump(json{{"player_key", player_key}, {"event", name}, {"timestamp", timestamp}});
+  Presence p;
+  p.event = event;
+  return presence_text(player_key, p, timestamp);
+}
+
+std::string presence_text(std::string_view player_key, const Presence& presence,
+                          std::int64_t timestamp) {
+  const char* name = presence.event == PresenceEvent::join    ? "join"
+                     : presence.event == PresenceEvent::leave ? "leave"
+                                                              : "presence";
+  json doc{{"player_key", player_key}, {"event", name}, {"timestamp", timestamp}};
+  if (presence.session_id) doc["session_id"] = *presence.session_id;
+  if (presence.rtt_ms) doc["rtt_ms"] = *presence.rtt_ms;
+  if (!presence.room.empty()) doc["room"] = presence.room;
+  return dump(doc);
 }
 
 std::optional<Transport> parse_transport(std::string_view text, std::string_view key,
@@ -216,6 +250,21 @@ std::optional<ViewAck> parse_view_ack(std::string_view text, ParseError& error) 
   return ViewAck{*id};
 }
 
+bool is_room_code(std::string_view text) noexcept {
+  return text.size() == kRoomCodeLength &&
+         text.find_first_not_of(kRoomCodeAlphabet) == std::string_view::npos;
+}
+
+std::optional<std::string> room_code_from_input(std::string_view text) {
+  if (text.size() != kRoomCodeLength) return std::nullopt;
+  std::string code(text);
+  for (char& c : code) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  if (!is_room_code(code)) return std::nullopt;
+  return code;
+}
+
 std::variant<JoinRequest, RequestRefusal> parse_join_request(std::string_view text) {
   RequestRefusal refusal;
   ParseError error;
@@ -244,12 +293,16 @@ std::variant<JoinRequest, RequestRefusal> parse_join_request(std::string_view te
     return refusal;
   }
   refusal.request_type = *type;
-  if (*type != "join_room") {
+  JoinRequest request;
+  if (*type == "join_room") {
+    request.type = RequestType::join_room;
+  } else if (*type == "create_room") {
+    request.type = RequestType::create_room;
+  } else {
     refusal.error_code = "unsupported";
     refusal.error = "request_type '" + *type + "' is not served here";
     return refusal;
   }
-  JoinRequest request;
   request.request_id = *id;
   request.request_type = *type;
   if (const auto key = doc->find("player_key"); key != doc->end()) {
@@ -258,6 +311,22 @@ std::variant<JoinRequest, RequestRefusal> parse_join_request(std::string_view te
       return refusal;
     }
     request.player_key = key->get<std::string>();
+  }
+  if (request.type == RequestType::create_room) {
+    // The wanted code is optional (the server picks one); when given it must be a code, so a
+    // create_room can never name, and so shadow, a declared room.
+    const auto wanted = doc->find("room");
+    if (wanted == doc->end() || wanted->is_null()) return request;
+    const auto code = wanted->is_string()
+                          ? room_code_from_input(wanted->get_ref<const std::string&>())
+                          : std::nullopt;
+    if (!code) {
+      refusal.error = "room: a code of " + std::to_string(kRoomCodeLength) + " characters of " +
+                      std::string(kRoomCodeAlphabet) + " (or no room)";
+      return refusal;
+    }
+    request.room = *code;
+    return request;
   }
   const std::string* room = string_member(*doc, "room", 32);
   if (room == nullptr || !wire::valid_room_name(*room)) {

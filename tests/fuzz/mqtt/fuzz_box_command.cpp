@@ -32,7 +32,7 @@ struct Box {
   box::BoxModel model{io, box::BoxConfig{}};
   control::Topics topics{"jambox", "box-fuzz"};
   fuzz::CheckingOutbox out;
-  box::RoomChannel room{out, topics, "jambox", {}};
+  box::RoomChannel room{out, topics, {}};
   box::AdmissionClient admission{out, topics, {}, {}};
   box::CommandContext context{model, room, admission,
                               [](std::chrono::milliseconds ms) {

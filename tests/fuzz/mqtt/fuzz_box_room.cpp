@@ -1,5 +1,5 @@
-// libFuzzer target: what other members and the room server can send a box — room presence and
-// transport, view acks and admission answers. The first byte picks the topic (and, for room
+// libFuzzer target: what the room server can send a box — other members' presence and transport
+// as relayed, view acks and admission answers. The first byte picks the topic (and, for room
 // topics, one of a few member keys); the rest is the payload. Afterwards the box's figures and
 // everything it published must stay valid and bounded.
 
@@ -24,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 struct Box {
   control::Topics topics{"jambox", "box-fuzz"};
   fuzz::CheckingOutbox out;
-  box::RoomChannel room{out, topics, "jambox", {}};
+  box::RoomChannel room{out, topics, {}};
   box::ViewQueue views{out, topics.view(), "box-fuzz"};
   box::AdmissionClient admission{out, topics, {}, {}};
   message::Rejections rejections;
@@ -46,11 +46,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   box.now += std::chrono::milliseconds(pick & 0x0FU) * 50;
   switch (pick % 4U) {
     case 0:
-      box.room.on_message("jambox/room/band/presence/" + std::string(key), payload,
+      box.room.on_message("jambox/player/box-fuzz/room/in/presence/" + std::string(key), payload,
                           (pick & 0x08U) != 0, box.now, box.rejections);
       break;
     case 1:
-      box.room.on_message("jambox/room/band/transport/" + std::string(key), payload,
+      box.room.on_message("jambox/player/box-fuzz/room/in/transport/" + std::string(key), payload,
                           (pick & 0x08U) != 0, box.now, box.rejections);
       break;
     case 2:

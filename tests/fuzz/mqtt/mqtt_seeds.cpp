@@ -2,7 +2,7 @@
 // shapes that once broke the box (tens of thousands of nested arrays, messages just under and
 // over their size limit, invalid UTF-8 in values and keys, wrong types).
 // Usage: jambox-mqtt-seeds DIR  (writes DIR/command, DIR/room, DIR/request, DIR/address,
-// DIR/json)
+// DIR/json, DIR/chat)
 
 #include <cstdint>
 #include <cstdio>
@@ -101,6 +101,16 @@ int main(int argc, char** argv) {
   write(q, "deep", nested(60000));
   write(q, "long-type", R"({"request_id":"r1","request_type":")" + std::string(10000, 't') + "\"}");
   write(q, "utf8", R"({"request_id":")" + bad_utf8 + R"(","request_type":"join_room"})");
+  write(q, "create", R"({"request_id":"r2","request_type":"create_room","player_key":"box-fuzz"})");
+  write(
+      q, "create-code",
+      R"({"request_id":"r3","request_type":"create_room","player_key":"box-fuzz","room":"k7m2qx"})");
+  write(q, "create-declared", R"({"request_id":"r4","request_type":"create_room","room":"band"})");
+  write(q, "create-bad-code",
+        R"({"request_id":"r5","request_type":"create_room","room":["K7M2QX"]})");
+  write(q, "join-code", R"({"request_id":"r6","request_type":"join_room","room":"K7M2QX"})");
+  write(q, "create-utf8",
+        R"({"request_id":"r7","request_type":"create_room","room":"K7M2)" + bad_utf8 + R"("})");
 
   const fs::path a = root / "address";
   for (const char* text :
@@ -108,6 +118,35 @@ int main(int argc, char** argv) {
         "localhost", "nonsense", "host:", ":7930", "256.1.1.1:99999", "010.1.1.1:80", "a..b:1"}) {
     write(a, "address-" + std::to_string(++n), text);
   }
+
+  // Chat (fuzz_room_chat): first byte = topic (bits 6-7: musician, admin, presence, transport),
+  // box (bits 2-3), user (bits 4-5), time step (bits 0-1; both set on presence or transport:
+  // retained).
+  const fs::path ch = root / "chat";
+  const auto chat = [&](std::uint8_t pick, const std::string& name, const std::string& body) {
+    write(ch, name, std::string(1, static_cast<char>(pick)) + body);
+  };
+  chat(0x00, "text", R"({"text":"hello room","client_id":"m-1"})");
+  chat(0x10, "script", R"({"text":"<script>alert(1)</script>"})");
+  chat(0x00, "history", R"({"history":true})");
+  chat(0x01, "long", "{\"text\":\"" + std::string(501, 'a') + "\"}");
+  std::string euros;
+  for (int i = 0; i < 500; ++i) euros += "\xE2\x82\xAC";
+  chat(0x00, "longest", "{\"text\":\"" + euros + "\"}");
+  chat(0x00, "control", R"({"text":"a\u0000b\nc\u0085"})");
+  chat(0x00, "utf8", "{\"text\":\"" + bad_utf8 + "\"}");
+  chat(0x00, "deep", "{\"text\":" + nested(60000) + "}");
+  chat(0x08, "not-in-room", R"({"text":"anyone?"})");
+  chat(0x20, "admin-name", R"({"text":"I am the admin"})");
+  chat(0x40, "admin", R"({"text":"soundcheck"})");
+  chat(0x80, "presence",
+       R"({"player_key":"box-a","event":"join","session_id":7,"rtt_ms":12,"room":"band"})");
+  chat(0x80, "presence-leave", R"({"event":"leave","room":"other"})");
+  chat(0x83, "presence-retained", R"({"event":"join"})");
+  chat(0xC0, "transport",
+       R"({"event":"update","host":"box-a","tempo_bpm":96,"metronome":true,"queue":["a"]})");
+  chat(0xC4, "transport-impostor",
+       R"({"event":"update","host":"box-a","tempo_bpm":96,"metronome":true})");
 
   const fs::path j = root / "json";
   write(j, "flat", std::string("\x04\x20", 2) + R"({"a":1,"b":[1,2,3],"c":{"d":"e"}})");

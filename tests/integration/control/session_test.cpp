@@ -8,6 +8,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -218,4 +219,60 @@ TEST_CASE("a broker that stops answering is noticed by the keep-alive and reconn
       io, [&] { return box.readies == 2; }, 60s));
   CHECK(box.session->state() == LinkState::connected);
   CHECK(box.session->counters().connection_losses == 1);
+}
+
+TEST_CASE("another client taking over the session's client id: reconnected, the process survives",
+          "[integration][control][session]") {
+  TempDir dir("session-takeover");
+  MosquittoBroker broker(dir, {"box-1"});
+  INFO("broker log:\n" << broker.log());
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  Peer watcher(io, watcher_config(broker));
+  Peer box(io, config_for(broker, "box-1"));
+  REQUIRE(run_until(io, [&] { return watcher.session->ready() && box.session->ready(); }));
+
+  // Client ids are not tied to identities: a second client with the box's id (here the box's
+  // own certificate) makes the broker close the box's connection (mosquitto 2.0 closes it
+  // without a DISCONNECT).
+  {
+    Peer intruder(io, config_for(broker, "box-1"));
+    REQUIRE(run_until(io, [&] { return box.session->counters().connection_losses >= 1; }));
+    CHECK(box.session->last_loss_reason().find("was lost") != std::string::npos);
+    CHECK(box.left_connected_because("was lost"));
+    // The intruder goes away in whatever state the two connections' tug of war left it
+    // (connected, or connecting again): destroying a session never throws.
+  }
+  REQUIRE(run_until(
+      io, [&] { return box.session->state() == LinkState::connected && box.session->ready(); }));
+  CHECK(box.readies >= 2);
+  CHECK(delivered(io, box, watcher, "after the takeover"));
+}
+
+TEST_CASE("a session destroyed while it is still connecting ends quietly",
+          "[integration][control][session]") {
+  TempDir dir("session-destroy-connecting");
+  MosquittoBroker broker(dir, {"box-1"});
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  // A "broker" that accepts the TCP connection and never answers the TLS handshake: the session
+  // stays in the middle of connecting for as long as the test wants.
+  boost::asio::ip::tcp::acceptor mute(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+  boost::asio::ip::tcp::socket held(io);
+  bool accepted = false;
+  mute.async_accept(held, [&](const boost::system::error_code& ec) { accepted = !ec; });
+  SessionConfig c = config_for(broker, "box-1");
+  c.uri = "ssl://127.0.0.1:" + std::to_string(mute.local_endpoint().port());
+  c.connect_timeout = 60s;
+  auto box = std::make_unique<Peer>(io, c);
+  REQUIRE(run_until(io, [&] { return accepted; }));
+  CHECK(box->session->state() == LinkState::connecting);
+  CHECK(box->readies == 0);
+  // Paho refuses to change its callbacks mid-connect; the session must not let that escape its
+  // destructor (it would end the process).
+  box.reset();
+  // Still here: a fresh session to the real broker gets ready as ever.
+  Peer again(io, config_for(broker, "box-1"));
+  CHECK(run_until(io, [&] { return again.session->ready(); }));
 }

@@ -97,16 +97,23 @@ bool accepts_connections(std::uint16_t port) {
 
 struct TestSettings {
   std::uint16_t port = 0;
+  std::filesystem::path work_dir;  // the web listener's socket, password file and ACL
   std::filesystem::path pki_dir;
   std::filesystem::path acl_file;
   std::filesystem::path log_file;
   const std::map<std::string, std::string>* settings = nullptr;  // a test's own values
 };
 
-// Shipped lines a test broker must replace; each must appear exactly once, so a change to the
-// shipped file that this fixture would silently miss fails loudly instead.
-constexpr std::string_view kReplacedOnce[] = {"listener", "cafile",   "certfile",
-                                              "keyfile",  "acl_file", "log_dest"};
+// Shipped lines a test broker must replace and how often each appears (the TLS listener and
+// the web app's socket listener), so a change to the shipped file that this fixture would
+// silently miss fails loudly instead.
+struct Expected {
+  std::string_view name;
+  int count;
+};
+constexpr Expected kReplaced[] = {{"listener", 2},     {"cafile", 1},   {"certfile", 1},
+                                  {"keyfile", 1},      {"acl_file", 2}, {"log_dest", 1},
+                                  {"password_file", 1}};
 
 // What the test broker writes instead of a shipped line `name value`: nullopt keeps the line,
 // an empty string drops it.
@@ -117,7 +124,16 @@ std::optional<std::string> test_line(const std::string& name, const std::string&
       return name + " " + it->second;
     }
   }
+  if (name == "listener" && value == "0") {
+    return "listener 0 " + (settings.work_dir / MosquittoBroker::kWebSocketName).string();
+  }
   if (name == "listener") return "listener " + std::to_string(settings.port) + " 127.0.0.1";
+  if (name == "password_file") {
+    return "password_file " + (settings.work_dir / MosquittoBroker::kWebPasswdName).string();
+  }
+  if (name == "acl_file" && std::filesystem::path(value).filename() == "web.acl") {
+    return "acl_file " + (settings.work_dir / MosquittoBroker::kWebAclName).string();
+  }
   if (name == "cafile" || name == "certfile" || name == "keyfile") {
     return name + " " + (settings.pki_dir / std::filesystem::path(value).filename()).string();
   }
@@ -155,12 +171,13 @@ std::string rewrite(const std::string& shipped, const TestSettings& settings,
   return out.str();
 }
 
-void require_replaced_once(std::map<std::string, int>& replaced) {
-  for (const std::string_view name : kReplacedOnce) {
-    const int count = replaced[std::string(name)];
-    if (count != 1) {
+void require_replaced(std::map<std::string, int>& replaced) {
+  for (const Expected& expected : kReplaced) {
+    const int count = replaced[std::string(expected.name)];
+    if (count != expected.count) {
       throw std::runtime_error(shipped_config().string() + " has " + std::to_string(count) + " '" +
-                               std::string(name) + "' lines; MosquittoBroker expects exactly one");
+                               std::string(expected.name) + "' lines; MosquittoBroker expects " +
+                               std::to_string(expected.count));
     }
   }
 }
@@ -179,7 +196,7 @@ std::string test_config(const std::string& shipped, const TestSettings& settings
   std::map<std::string, int> replaced;
   const std::string text = "# written by jambox::test::MosquittoBroker from " +
                            shipped_config().string() + "\n" + rewrite(shipped, settings, replaced);
-  require_replaced_once(replaced);
+  require_replaced(replaced);
   if (settings.settings != nullptr) {
     for (const auto& [name, value] : *settings.settings) {
       if (replaced[name] != 1) {
@@ -296,7 +313,13 @@ void MosquittoBroker::make_pki(const std::vector<std::string>& player_keys) cons
 }
 
 void MosquittoBroker::write_config() {
-  const TestSettings settings{port_, pki_dir_, shipped_acl(), log_file_, &settings_};
+  const TestSettings settings{port_, work_dir_, pki_dir_, shipped_acl(), log_file_, &settings_};
+  // The web listener's files exist from the start, empty (no musician), as the package ships
+  // them; tests add accounts with jamboxctl user.
+  for (const char* name : {kWebPasswdName, kWebAclName}) {
+    const std::filesystem::path file = work_dir_ / name;
+    if (!std::filesystem::exists(file)) std::ofstream(file).flush();
+  }
   const std::string shipped = read_text_file(shipped_config());
   if (shipped.empty()) throw std::runtime_error("cannot read " + shipped_config().string());
   std::ofstream out(config_file_, std::ios::binary | std::ios::trunc);

@@ -1,6 +1,7 @@
-// The box's MQTT adapters without a broker: room presence and transport under a flooding,
-// lying member; admission answers; commands through the real handlers and model (a refused
-// join_room keeps the room; hostile payloads are answered, never thrown).
+// The box's MQTT adapters without a broker: room presence and transport (as the room server
+// relays them) under a flooding, lying member; admission answers; commands through the real
+// handlers and model (a refused join_room keeps the room; hostile payloads are answered, never
+// thrown).
 #include "admission_client.hpp"
 #include "command_handlers.hpp"
 #include "model.hpp"
@@ -62,16 +63,17 @@ struct Room {
   RecordingOutbox out;
   int changes = 0;
   std::vector<std::pair<bool, float>> metronome;
+  box::RoomChannel::LinkFacts link;
   box::RoomChannel room{
-      out, topics, "jambox",
+      out, topics,
       box::RoomChannel::Events{[this](bool on, float bpm) { metronome.emplace_back(on, bpm); },
-                               [this] { ++changes; }}};
+                               [this] { ++changes; }, [this] { return link; }}};
   message::Rejections rejections;
   Clock::time_point now = Clock::now();
 
   Room() { room.enter("band", now); }
   bool on(const std::string& leaf, const std::string& payload) {
-    return room.on_message("jambox/room/band/" + leaf, payload, false, now, rejections);
+    return room.on_message("jambox/player/box-me/room/in/" + leaf, payload, false, now, rejections);
   }
 };
 
@@ -79,18 +81,21 @@ struct Room {
 
 TEST_CASE("room: presence builds the roster, answers newcomers once per tick", "[box][room]") {
   Room r;
-  CHECK(r.out.count("presence/box-me") == 1);  // our own join
+  CHECK(r.out.count("room/out/presence") == 1);  // our own join
   CHECK(r.on("presence/box-a", presence("join")));
   CHECK(r.on("presence/box-b", presence("join")));
   CHECK(r.room.peers() == std::vector<std::string>{"box-a", "box-b"});
-  CHECK(r.out.count("presence/box-me") == 1);  // answers wait for the tick
+  CHECK(r.out.count("room/out/presence") == 1);  // answers wait for the tick
   r.now += std::chrono::seconds(1);
   r.room.tick(r.now);
-  CHECK(r.out.count("presence/box-me") == 2);  // one answer for both newcomers
+  CHECK(r.out.count("room/out/presence") == 2);  // one answer for both newcomers
   CHECK(r.on("presence/box-a", presence("leave")));
   CHECK(r.room.peers() == std::vector<std::string>{"box-b"});
-  CHECK_FALSE(r.room.on_message("jambox/room/other/presence/box-a", presence("join"), false, r.now,
-                                r.rejections));
+  // Another box's topics, or this box's own output, are not relayed messages.
+  CHECK_FALSE(r.room.on_message("jambox/player/box-other/room/in/presence/box-a", presence("join"),
+                                false, r.now, r.rejections));
+  CHECK_FALSE(r.room.on_message("jambox/player/box-me/room/out/presence", presence("join"), false,
+                                r.now, r.rejections));
 }
 
 TEST_CASE("room: a flooding member is dropped and counted, and cannot make us publish more",
@@ -152,15 +157,18 @@ TEST_CASE("room: hosting publishes our own typed update", "[box][room]") {
   t.tempo_bpm = 140;
   t.queue = {"tune"};
   r.room.host(t);
-  REQUIRE(r.out.count("transport/box-me") == 1);
+  REQUIRE(r.out.count("room/out/transport") == 1);
   const json sent = json::parse(r.out.sent.back().payload);
   CHECK(sent["host"] == "box-me");
   CHECK(sent["tempo_bpm"] == 140.0);
+  // The room server relays it to the others only: the host follows its own at once.
+  REQUIRE(r.metronome.size() == 1);
+  CHECK(r.metronome[0] == std::make_pair(false, 140.0F));
   // A newcomer gets the transport again with the presence answer.
   r.on("presence/box-a", presence("join"));
   r.now += std::chrono::seconds(1);
   r.room.tick(r.now);
-  CHECK(r.out.count("transport/box-me") == 2);
+  CHECK(r.out.count("room/out/transport") == 2);
 }
 
 TEST_CASE("admission: answers are read strictly; the server's words are clipped",
@@ -213,7 +221,7 @@ struct Box {
   box::BoxModel model{io, box::BoxConfig{}};
   control::Topics topics{"jambox", "box-me"};
   RecordingOutbox out;
-  box::RoomChannel room{out, topics, "jambox", {}};
+  box::RoomChannel room{out, topics, {}};
   box::AdmissionClient admission{out, topics, {}, {}};
   box::CommandContext context{model, room, admission,
                               [](milliseconds ms) {
@@ -323,10 +331,10 @@ TEST_CASE("room: a member repeating its join is answered once per heartbeat inte
 TEST_CASE("room: retained room messages are ignored and counted", "[box][room]") {
   Room r;
   const std::string valid = transport_update("box-a", 300, true);
-  CHECK(r.room.on_message("jambox/room/band/transport/box-a", valid, true, r.now, r.rejections));
-  CHECK(r.room.on_message("jambox/room/band/presence/box-a", presence("join"), true, r.now,
-                          r.rejections));
-  CHECK(r.room.on_message("jambox/room/band/transport/box-a", "", true, r.now, r.rejections));
+  const std::string in = "jambox/player/box-me/room/in/";
+  CHECK(r.room.on_message(in + "transport/box-a", valid, true, r.now, r.rejections));
+  CHECK(r.room.on_message(in + "presence/box-a", presence("join"), true, r.now, r.rejections));
+  CHECK(r.room.on_message(in + "transport/box-a", "", true, r.now, r.rejections));
   CHECK(r.metronome.empty());  // a planted, well-formed update is not obeyed
   CHECK(r.room.peers().empty());
   CHECK(r.rejections.to_json()["transport"]["retained"] == 1);
@@ -345,4 +353,133 @@ TEST_CASE("commands: a transport update too large once escaped is refused", "[bo
   CHECK_FALSE(b.room.transport());
   const json ok = b.send("set_transport", {{"queue", {"a tune"}}, {"tempo_bpm", 90}});
   CHECK(ok["status"] == "ok");
+}
+
+TEST_CASE("commands: create_room asks for a room by code, joins it and hosts its transport",
+          "[box][commands][admission]") {
+  Box b;
+  // What jamboxd's control link does with an admitted room: the model joins it, the room's
+  // topics follow the model.
+  const auto follow = [&b](const box::RoomConfig& r) {
+    b.model.join(r);
+    b.room.enter(b.model.room().name, Clock::now());
+  };
+  box::AdmissionClient admission{b.out, b.topics, follow, {}};
+  box::CommandContext context{b.model, b.room, admission, b.context.meters, b.context.status};
+  control::CommandProcessor commands;
+  box::register_commands(commands, context);
+  const auto send = [&](const json& payload) {
+    return json::parse(commands.handle(json{{"command_id", "c" + std::to_string(++b.id)},
+                                            {"command_type", "create_room"},
+                                            {"payload", payload}}
+                                           .dump(),
+                                       Clock::now()));
+  };
+
+  // A code that is none is refused naming the field, and nothing is asked.
+  for (const json& bad : {json("K7M2Q0"), json("band"), json("K7M2QXX"), json(7)}) {
+    const json ack = send({{"code", bad}});
+    CHECK(ack["status"] == "error");
+    CHECK(ack["error_code"] == "invalid_request");
+    CHECK(ack["field"] == "code");
+  }
+  CHECK(b.out.count("/request/") == 0);
+
+  // Typed in lower case: sent upper-cased.
+  const json ack = send({{"code", "k7m2qx"}});
+  REQUIRE(ack["status"] == "ok");
+  CHECK(ack["result"]["room"] == "K7M2QX");
+  CHECK(ack["result"]["admission"] == "requested");
+  const std::string id = ack["result"]["request_id"];
+  REQUIRE(b.out.count("request/" + id) == 1);
+  const json request = json::parse(b.out.sent.back().payload);
+  CHECK(request["request_type"] == "create_room");
+  CHECK(request["room"] == "K7M2QX");
+  CHECK(request["player_key"] == "box-me");
+  CHECK(admission.figures()["request_type"] == "create_room");
+  CHECK(admission.figures()["room"] == "K7M2QX");
+
+  // An answer for another code than the one asked for makes no room.
+  message::Rejections rejections;
+  json answer = {{"request_id", id},
+                 {"request_type", "create_room"},
+                 {"success", true},
+                 {"created", true},
+                 {"room", "ZZZ999"},
+                 {"server", "127.0.0.1:9"},
+                 {"ticket", {{"nonce", std::string(32, '0')}, {"expires", 4000000000U}}},
+                 {"ticket_secret", std::string(64, 'a')},
+                 {"audio_key", std::string(64, 'b')},
+                 {"members", 0},
+                 {"max_members", 8}};
+  admission.on_response(id, answer.dump(), Clock::now(), rejections);
+  CHECK(admission.figures()["error_code"] == "invalid_response");
+  CHECK_FALSE(b.model.in_room());
+
+  // Made: the box is in the room and hosts its transport.
+  const json again = send({{"code", "K7M2QX"}});
+  const std::string id2 = again["result"]["request_id"];
+  answer["request_id"] = id2;
+  answer["room"] = "K7M2QX";
+  admission.on_response(id2, answer.dump(), Clock::now(), rejections);
+  CHECK(admission.figures()["state"] == "admitted");
+  CHECK(admission.figures()["room"] == "K7M2QX");
+  CHECK(admission.figures()["request_type"] == "create_room");
+  CHECK(b.model.room().name == "K7M2QX");
+  REQUIRE(b.room.transport());
+  CHECK(b.room.transport()->host == "box-me");
+  CHECK(b.room.transport()->tempo_bpm == 120.0);
+  CHECK(b.out.count("player/box-me/room/out/transport") == 1);
+
+  // Refusals show their code in the status; no code at all lets the server pick one.
+  const json any = send(json::object());
+  REQUIRE(any["status"] == "ok");
+  CHECK(any["result"]["room"].is_null());
+  CHECK_FALSE(json::parse(b.out.sent.back().payload).contains("room"));
+  const std::string id3 = any["result"]["request_id"];
+  admission.on_response(
+      id3, json{{"success", false}, {"error_code", "server_full"}, {"error", "full"}}.dump(),
+      Clock::now(), rejections);
+  CHECK(admission.figures()["state"] == "refused");
+  CHECK(admission.figures()["error_code"] == "server_full");
+  CHECK(admission.figures()["request_type"] == "create_room");
+  CHECK(b.model.room().name == "K7M2QX");  // still where it plays
+}
+
+TEST_CASE("room: the box speaks on its own topics, naming its room, session and round trip",
+          "[box][room]") {
+  Room r;
+  // Entering subscribed the relayed topics once; the join says which room it is for.
+  CHECK(r.out.subscribed == std::vector<std::string>{"jambox/player/box-me/room/in/+/+"});
+  REQUIRE(r.out.count("jambox/player/box-me/room/out/presence") == 1);
+  const json join = json::parse(r.out.sent.back().payload);
+  CHECK(join["event"] == "join");
+  CHECK(join["room"] == "band");
+  CHECK_FALSE(join.contains("session_id"));  // not admitted over UDP yet: not known
+  // Once the link knows them, the heartbeat carries the session id and the round trip.
+  r.link.session_id = 77;
+  r.link.rtt_ms = 12;
+  r.now += box::RoomChannel::kPresenceInterval;
+  r.room.tick(r.now);
+  const json beat = json::parse(r.out.sent.back().payload);
+  CHECK(beat["event"] == "presence");
+  CHECK(beat["session_id"] == 77);
+  CHECK(beat["rtt_ms"] == 12);
+  // What the box sends is what the room server reads.
+  message::ParseError error;
+  const auto parsed = message::parse_presence(r.out.sent.back().payload, error);
+  REQUIRE(parsed);
+  CHECK(parsed->session_id == 77U);
+  CHECK(parsed->room == "band");
+  // Moving to another room says leave for the old one (by name) and join for the new one.
+  r.room.enter("other", r.now);
+  CHECK(r.out.subscribed.size() == 1);  // the same filter serves every room
+  const auto n = r.out.sent.size();
+  CHECK(json::parse(r.out.sent[n - 2].payload)["room"] == "band");
+  CHECK(json::parse(r.out.sent[n - 2].payload)["event"] == "leave");
+  CHECK(json::parse(r.out.sent[n - 1].payload)["room"] == "other");
+  // Out of every room: relayed messages still arriving are taken and change nothing.
+  r.room.enter("", r.now);
+  CHECK(r.on("presence/box-a", presence("join")));
+  CHECK(r.room.peers().empty());
 }

@@ -114,3 +114,31 @@ TEST_CASE("admission reply: an expired ticket is refused, a clock not yet set is
   CHECK(refused(expired).retry);
   CHECK(std::holds_alternative<RoomConfig>(read_admission_reply(good().dump(), "band", 0)));
 }
+
+TEST_CASE("admission reply: a created room must be named by a code, the one asked for",
+          "[box][admission]") {
+  using jambox::box::read_creation_reply;
+  json made = good();
+  made["room"] = "K7M2QX";
+  made["created"] = true;
+  const auto any = read_creation_reply(made.dump(), "", kNow);
+  REQUIRE(std::holds_alternative<RoomConfig>(any));
+  CHECK(std::get<RoomConfig>(any).name == "K7M2QX");
+  CHECK(std::holds_alternative<RoomConfig>(read_creation_reply(made.dump(), "K7M2QX", kNow)));
+  // Another code than the one asked for, or a name that is no code: refused.
+  CHECK(std::get<AdmissionRefusal>(read_creation_reply(made.dump(), "ZZZ999", kNow)).error_code ==
+        "invalid_response");
+  made["room"] = "band";
+  CHECK(std::get<AdmissionRefusal>(read_creation_reply(made.dump(), "", kNow)).error_code ==
+        "invalid_response");
+  made["room"] = 7;
+  CHECK(std::holds_alternative<AdmissionRefusal>(read_creation_reply(made.dump(), "", kNow)));
+  // The server's refusals keep their codes, and none of them is retried.
+  for (const char* code : {"code_taken", "server_full", "on_demand_disabled"}) {
+    const json no = {{"success", false}, {"error_code", code}, {"error", "no"}};
+    const auto r = read_creation_reply(no.dump(), "", kNow);
+    REQUIRE(std::holds_alternative<AdmissionRefusal>(r));
+    CHECK(std::get<AdmissionRefusal>(r).error_code == code);
+    CHECK_FALSE(std::get<AdmissionRefusal>(r).retry);
+  }
+}

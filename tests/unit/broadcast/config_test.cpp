@@ -334,3 +334,56 @@ TEST_CASE("config: [mqtt] room admission is checked like every other key",
   fails("broker = \"ssl://h\"\npublic_endpoint = \"a.b\"\ncert_file = \"/nonexistent.crt\"\n",
         "ca_file");
 }
+
+TEST_CASE("config: [rooms] rooms by code, defaults, ranges and warnings",
+          "[broadcast][config][rooms]") {
+  const ServerConfig defaults = parse(room("band"));
+  CHECK_FALSE(defaults.on_demand.on_demand);
+  CHECK(defaults.on_demand.max_on_demand == 16);
+  CHECK(defaults.on_demand.max_members == 8);
+  CHECK(defaults.on_demand.idle_expiry_s == 300);
+
+  const ServerConfig set =
+      parse("[rooms]\non_demand = true\nmax_on_demand = 4\nmax_members = 3\nidle_expiry_s = 60\n");
+  CHECK(set.on_demand.on_demand);
+  CHECK(set.on_demand.max_on_demand == 4);
+  CHECK(set.on_demand.max_members == 3);
+  CHECK(set.on_demand.idle_expiry_s == 60);
+  CHECK(set.rooms.empty());  // rooms made on demand need no declared room
+
+  struct Case {
+    std::string text;
+    std::string where;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"[rooms]\non_demand = \"yes\"\n", "test.conf:2: rooms.on_demand", "true or false"},
+      {"[rooms]\nmax_on_demand = 0\n", "test.conf:2: rooms.max_on_demand", "1..1024"},
+      {"[rooms]\nmax_on_demand = 1025\n", "test.conf:2: rooms.max_on_demand", "1..1024"},
+      {"[rooms]\nmax_members = 1\n", "test.conf:2: rooms.max_members", "2..64"},
+      {"[rooms]\nmax_members = 65\n", "test.conf:2: rooms.max_members", "2..64"},
+      {"[rooms]\nidle_expiry_s = 9\n", "test.conf:2: rooms.idle_expiry_s", "10..86400"},
+      {"[rooms]\n\nidle_expiry_s = 86401\n", "test.conf:3: rooms.idle_expiry_s", "10..86400"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    const std::string error = error_of(c.text);
+    CHECK_THAT(error, Catch::StartsWith(c.where));
+    CHECK_THAT(error, Catch::Contains(c.says));
+  }
+
+  // On demand without MQTT admission, or more than max_rooms allows: said, not refused.
+  std::vector<std::string> warnings;
+  (void)parse("[server]\nmax_rooms = 4\n[rooms]\non_demand = true\nmax_on_demand = 8\n", &warnings);
+  REQUIRE(warnings.size() == 2);
+  CHECK_THAT(warnings[0], Catch::Contains("test.conf:4: rooms.on_demand"));
+  CHECK_THAT(warnings[0], Catch::Contains("mqtt.enabled"));
+  CHECK_THAT(warnings[1], Catch::Contains("test.conf:5: rooms.max_on_demand (8)"));
+  CHECK_THAT(warnings[1], Catch::Contains("server.max_rooms (4)"));
+  // Without declared rooms the "every JOIN will be refused" warning is only for servers that
+  // make no rooms either.
+  warnings.clear();
+  (void)parse("[rooms]\non_demand = false\n", &warnings);
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::Contains("no [[room]]"));
+}

@@ -18,6 +18,7 @@
 #include <array>
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -222,4 +223,66 @@ TEST_CASE("server: a port in use is refused", "[broadcast][server]") {
   single.workers = 1;
   Server third(single);
   CHECK_THROWS_AS(third.start(), std::system_error);
+}
+
+TEST_CASE("server: rooms made on demand are added and removed live and outlive reloads",
+          "[broadcast][server][rooms]") {
+  const std::string secret_a = "room-a-secret-0123456789";
+  Server server(make_config(room("a", secret_a), 2));
+  server.start();
+  const std::uint16_t port = server.local_endpoint().port();
+
+  jambox::broadcast::RoomConfig made;
+  made.name = "K7M2QX";
+  made.secret = "a-secret-made-on-demand-0123456789";
+  made.max_members = 2;
+  REQUIRE(server.add_room(made));
+  CHECK_FALSE(server.add_room(made));  // a name is one room
+  jambox::broadcast::RoomConfig clash = made;
+  clash.name = "a";
+  CHECK_FALSE(server.add_room(clash));  // nor the name of a declared room
+  CHECK(server.room_count() == 2);
+
+  Box k1("K7M2QX", made.secret, port);
+  Box k2("K7M2QX", made.secret, port);
+  REQUIRE(k1.join_as_member());
+  REQUIRE(k2.join_as_member());
+  k1.send_audio();
+  REQUIRE(k2.expect(Event::audio));
+  auto s = wait_for(server, [](const auto& snap) {
+    const auto* r = find_room(snap, "K7M2QX");
+    return r != nullptr && r->member_count == 2;
+  });
+  REQUIRE(find_room(s, "K7M2QX") != nullptr);
+  CHECK(find_room(s, "K7M2QX")->on_demand);
+  CHECK(find_room(s, "K7M2QX")->max_members == 2);
+  CHECK_FALSE(find_room(s, "a")->on_demand);
+  CHECK(s.rooms_on_demand == 1);
+  CHECK(s.rooms_configured == 2);
+
+  // A reload leaves it alone: the summary is about the file, the members keep playing.
+  const std::string secret_b = "room-b-secret-0123456789";
+  const auto summary = server.reload(make_config(room("a", secret_a) + room("b", secret_b), 2));
+  CHECK(summary.added == std::vector<std::string>{"b"});
+  CHECK(summary.kept == std::vector<std::string>{"a"});
+  CHECK(summary.removed.empty());
+  k2.send_audio();
+  CHECK(k1.expect(Event::audio));
+  // A declared room may not take its name while it exists: refused, nothing changes.
+  CHECK_THROWS_AS(server.reload(make_config(room("a", secret_a) + room("K7M2QX", secret_b), 2)),
+                  std::invalid_argument);
+  CHECK(server.room_count() == 3);
+  k1.send_audio();
+  CHECK(k2.expect(Event::audio));
+
+  // Removed: its members are told, the others stay.
+  CHECK(server.remove_room("K7M2QX"));
+  CHECK_FALSE(server.remove_room("K7M2QX"));
+  CHECK_FALSE(server.remove_room("a"));  // only rooms made on demand
+  CHECK(k1.expect(Event::notice));
+  CHECK(k1.session.last_notice() == wire::NoticeCode::room_closed);
+  s = wait_for(server, [](const auto& snap) { return find_room(snap, "K7M2QX") == nullptr; });
+  CHECK(find_room(s, "K7M2QX") == nullptr);
+  CHECK(s.rooms_on_demand == 0);
+  CHECK(server.room_count() == 2);
 }

@@ -1,10 +1,12 @@
 // The command policy: every message gets exactly one ack; duplicates are executed once; bad
-// input is answered with the error code and the field at fault; the rate limit holds.
+// input is answered with the error code and the field at fault; the rate limit holds, for each
+// sender on its own.
 #include <jambox/control/commands.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <string_view>
 
 using jambox::control::CommandFailed;
 using jambox::control::CommandLimits;
@@ -128,6 +130,78 @@ TEST_CASE("more than the rate limit per minute is refused until the minute has p
   // Not remembered as done: the same command goes through once the window has moved on.
   f.now += std::chrono::seconds(61);
   CHECK(f.send(command("late", "ping"))["status"] == "ok");
+}
+
+TEST_CASE("the rate limit is counted per sender", "[control]") {
+  CommandLimits limits;
+  limits.per_minute = 3;
+  Fixture f(limits);
+  const auto from = [&f](const std::string& text, std::string_view sender) {
+    return json::parse(f.processor.handle(text, f.now, sender));
+  };
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "a" + std::to_string(i);
+    CHECK(from(command(id, "set_master", {{"gain_db", -1.0 * i}}), "alice")["status"] == "ok");
+    CHECK(f.processor.last_executed() == "set_master");
+  }
+  REQUIRE(f.gain_calls == 3);
+
+  // Alice is over her limit: refused, nothing executed, nothing named as executed.
+  const json refused = from(command("a3", "set_master", {{"gain_db", -9}}), "alice");
+  CHECK(refused["status"] == "error");
+  CHECK(refused["error_code"] == "rate_limited");
+  CHECK(f.processor.last_executed().empty());
+  CHECK(f.gain_calls == 3);
+  CHECK(f.last_gain == Approx(-2.0));
+
+  // Bob, and the admin tool (the default sender), still get through in the same minute.
+  const json bobs = from(command("b0", "set_master", {{"gain_db", -4}}), "bob");
+  CHECK(bobs["status"] == "ok");
+  CHECK(f.processor.last_executed() == "set_master");
+  CHECK(f.gain_calls == 4);
+  CHECK(f.last_gain == Approx(-4.0));
+  CHECK(f.send(command("c0", "ping"))["status"] == "ok");
+  CHECK(f.processor.last_executed() == "ping");
+
+  // Alice is still refused while Bob's commands run; her ack is not remembered as done.
+  CHECK(from(command("a4", "ping"), "alice")["error_code"] == "rate_limited");
+  CHECK(f.processor.last_executed().empty());
+  CHECK(f.processor.counters().rate_limited == 2);
+  f.now += std::chrono::seconds(61);
+  CHECK(from(command("a3", "set_master", {{"gain_db", -9}}), "alice")["status"] == "ok");
+  CHECK(f.last_gain == Approx(-9.0));
+}
+
+TEST_CASE("the senders remembered for the rate limit are bounded", "[control]") {
+  CommandLimits limits;
+  limits.senders = 2;
+  Fixture f(limits);
+  const auto from = [&f](const std::string& id, std::string_view sender) {
+    return json::parse(f.processor.handle(command(id, "ping"), f.now, sender));
+  };
+  CHECK(from("a1", "alice")["status"] == "ok");
+  CHECK(from("b1", "bob")["status"] == "ok");
+  // Both remembered senders were active this minute: a third waits rather than growing the map.
+  CHECK(from("c1", "carol")["error_code"] == "rate_limited");
+  CHECK(from("a2", "alice")["status"] == "ok");
+  // Once the others were quiet for a minute they are forgotten and the newcomer gets in.
+  f.now += std::chrono::seconds(61);
+  CHECK(from("c1", "carol")["status"] == "ok");
+  CHECK(from("b2", "bob")["status"] == "ok");
+}
+
+TEST_CASE("a refused command leaves no executed type behind", "[control]") {
+  Fixture f;
+  CHECK(f.send(command("p1", "ping"))["status"] == "ok");
+  CHECK(f.processor.last_executed() == "ping");
+  CHECK(f.send(command("x1", "set_master", {{"gain_db", 99}}))["error_code"] == "invalid_request");
+  CHECK(f.processor.last_executed().empty());
+  CHECK(f.send(command("p2", "ping"))["status"] == "ok");
+  CHECK(f.send(command("l1", "leave_room"))["error_code"] == "not_in_room");
+  CHECK(f.processor.last_executed().empty());
+  CHECK(f.send(command("p3", "ping"))["status"] == "ok");
+  CHECK(f.send(command("u1", "format_disk"))["status"] == "unsupported");
+  CHECK(f.processor.last_executed().empty());
 }
 
 TEST_CASE("remembered command ids are bounded", "[control]") {

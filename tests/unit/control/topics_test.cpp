@@ -14,8 +14,23 @@ TEST_CASE("topics of a box", "[control]") {
   CHECK(t.request("r1") == "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/request/r1");
   CHECK(t.responses() == "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/response/+");
   CHECK(t.status() == "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/status");
-  CHECK(t.room_presence("band") ==
-        "jambox/room/band/presence/5f0c2a5e-0000-4000-8000-000000000001");
+  // A box's room topics are its own: the room server relays between members.
+  CHECK(t.room_out_presence() ==
+        "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/room/out/presence");
+  CHECK(t.room_out_transport() ==
+        "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/room/out/transport");
+  CHECK(t.room_in_all() == "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/room/in/+/+");
+  CHECK(t.room_chat() == "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/room/chat");
+  CHECK(t.room_chat_refused() ==
+        "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/room/chat/refused");
+  CHECK(t.chat_from_prefix() == "jambox/player/5f0c2a5e-0000-4000-8000-000000000001/chat/from/");
+}
+
+TEST_CASE("the room server's filters over every box", "[control]") {
+  CHECK(jambox::control::room_out_filter("jambox") == "jambox/player/+/room/out/+");
+  CHECK(jambox::control::chat_from_filter("jambox") == "jambox/player/+/chat/from/+");
+  CHECK(jambox::control::admin_chat_filter("jambox") == "jambox/room/+/chat");
+  CHECK(jambox::control::admin_chat("jambox", "band") == "jambox/room/band/chat");
 }
 
 TEST_CASE("prefixes and keys must be single topic levels", "[control]") {

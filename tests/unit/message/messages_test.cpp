@@ -149,4 +149,23 @@ TEST_CASE("view ack and join request", "[message]") {
   CHECK(code(R"({"request_id":"r","request_type":"post"})") == "unsupported");
   CHECK(code(R"({"request_id":"r","request_type":"join_room","room":"a b"})") == "invalid_request");
   CHECK(code("{\"request_id\":\"\xC3\x28\"}") == "invalid_json");
+
+  // create_room: the wanted code is optional, read case-insensitively, and only ever a code.
+  const auto any = parse_join_request(R"({"request_id":"r2","request_type":"create_room"})");
+  REQUIRE(std::holds_alternative<JoinRequest>(any));
+  CHECK(std::get<JoinRequest>(any).type == RequestType::create_room);
+  CHECK(std::get<JoinRequest>(any).room.empty());
+  const auto wanted =
+      parse_join_request(R"({"request_id":"r3","request_type":"create_room","room":"k7m2qx"})");
+  REQUIRE(std::holds_alternative<JoinRequest>(wanted));
+  CHECK(std::get<JoinRequest>(wanted).room == "K7M2QX");
+  CHECK(std::get<JoinRequest>(ok).type == RequestType::join_room);
+  CHECK(code(R"({"request_id":"r","request_type":"create_room","room":"band"})") ==
+        "invalid_request");
+  CHECK(code(R"({"request_id":"r","request_type":"create_room","room":"K7M2Q0"})") ==
+        "invalid_request");
+  CHECK(code(R"({"request_id":"r","request_type":"create_room","room":["K7M2QX"]})") ==
+        "invalid_request");
+  CHECK(code(R"({"request_id":"r","request_type":"create_room","room":{"a":1}})") ==
+        "invalid_request");
 }

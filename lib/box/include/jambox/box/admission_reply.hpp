@@ -1,7 +1,7 @@
 #pragma once
-// The room server's answer to a box's join_room request (docs/control-plane.md, "Room
-// admission"), read strictly: it comes from the network, so anything malformed is an error and
-// never a half-filled room.
+// The room server's answer to a box's join_room or create_room request (docs/control-plane.md,
+// "Room admission"), read strictly: it comes from the network, so anything malformed is an error
+// and never a half-filled room.
 
 #include <jambox/box/config.hpp>
 
@@ -23,5 +23,10 @@ struct AdmissionRefusal {
 // a ticket that expires within 5 s of it is refused, else a box would ask again at once, forever.
 [[nodiscard]] std::variant<RoomConfig, AdmissionRefusal> read_admission_reply(
     std::string_view payload, const std::string& room, std::uint64_t now_s);
+
+// The answer to a create_room request: the same, for the room the server made. Its name must be
+// a code (message::is_room_code), and `wanted` when the box asked for one ("": any code).
+[[nodiscard]] std::variant<RoomConfig, AdmissionRefusal> read_creation_reply(
+    std::string_view payload, const std::string& wanted, std::uint64_t now_s);
 
 }  // namespace jambox::box

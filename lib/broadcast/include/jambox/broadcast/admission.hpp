@@ -7,7 +7,8 @@
 // response topic (never on a topic the request names) with a ticket for the room (wire::Ticket:
 // nonce, expiry, and the ticket's secret), the UDP endpoint to send audio to and the room's size;
 // unknown or full rooms and malformed requests get error codes. The box never learns the room's
-// secret, and nothing is stored per ticket.
+// secret, and nothing is stored per ticket. A create_room request makes a room named by a code
+// first (on_demand.hpp) and is answered the same way.
 
 #include <jambox/broadcast/config.hpp>
 #include <jambox/message/messages.hpp>
@@ -20,6 +21,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+namespace jambox::control {
+struct Message;
+}
 
 namespace jambox::broadcast {
 
@@ -29,13 +35,33 @@ struct RoomAvailability {
   std::string secret;
   std::uint32_t members = 0;
   std::uint32_t max_members = 0;
+  // The server makes rooms on demand: a code-shaped name that is no room is `unknown_code`.
+  bool codes = false;
 };
 using RoomLookup = std::function<RoomAvailability(std::string_view room)>;
+
+// The outcome of a create_room: the room made (named by its code), or why not.
+struct RoomCreation {
+  std::string room;  // the code
+  RoomAvailability available;
+  std::string error_code;  // empty when made; else code_taken, server_full, on_demand_disabled
+  std::string error;
+};
+// Makes a room for `player_key`, named `wanted` (a code, upper case) or by a fresh code when
+// `wanted` is empty.
+using RoomCreator =
+    std::function<RoomCreation(std::string_view player_key, std::string_view wanted)>;
 
 inline constexpr std::size_t kMaxRequestBytes = message::kMaxRequestBytes;
 
 // The response to one request `payload` from the box `player_key` (the key in the request's
 // topic, which the broker's ACL ties to the box's certificate). Pure: no broker, no clock.
+// join_room asks `lookup`; create_room asks `create` (none: refused as on_demand_disabled) and
+// is answered like a join of the room made, plus `created: true`.
+[[nodiscard]] nlohmann::json answer_request(std::string_view player_key, std::string_view payload,
+                                            const RoomLookup& lookup, const RoomCreator& create,
+                                            const AdmissionConfig& config, std::uint64_t now_s);
+// Without rooms made on demand.
 [[nodiscard]] nlohmann::json answer_request(std::string_view player_key, std::string_view payload,
                                             const RoomLookup& lookup, const AdmissionConfig& config,
                                             std::uint64_t now_s);
@@ -52,8 +78,9 @@ struct AdmissionCounters {
 
 class Admission {
  public:
-  // `lookup` runs on `io`'s thread.
-  Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLookup lookup);
+  // `lookup` and `create` run on `io`'s thread; `create` may be empty (no rooms on demand).
+  Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLookup lookup,
+            RoomCreator create = {});
   ~Admission();
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
@@ -61,6 +88,14 @@ class Admission {
   void start();
   void stop();  // on the loop's thread, at shutdown
   [[nodiscard]] const AdmissionCounters& counters() const noexcept;
+
+  // The room relay (room_relay.hpp) rides on this session: `filters` are subscribed too,
+  // `take` sees every message first (true: it was the relay's), and `admitted` hears of every
+  // ticket issued (player key, room) before the answer goes out. Call before start().
+  void attach(std::vector<std::string> filters, std::function<bool(const control::Message&)> take,
+              std::function<void(const std::string& player_key, const std::string& room)> admitted);
+  // Publishes on this session (QoS 1); false when not sent (not connected, too many in flight).
+  bool publish(const std::string& topic, std::string_view payload, bool retained = false);
   [[nodiscard]] std::string state() const;  // disconnected, connecting, connected, reconnecting
 
  private:

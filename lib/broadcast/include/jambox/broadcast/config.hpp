@@ -43,6 +43,16 @@ struct AdmissionConfig {
   std::uint32_t ticket_lifetime_s = 60;
 };
 
+// [rooms]: rooms by code (docs/broadcast-server.md, "Rooms by code"). With on_demand, a box's
+// create_room request makes a room named by a random code, with a secret the server makes and
+// never sends anywhere; the room lives until nobody was in it for idle_expiry_s.
+struct RoomsConfig {
+  bool on_demand = false;
+  std::uint32_t max_on_demand = 16;   // rooms made on demand at a time (and within max_rooms)
+  std::uint32_t max_members = 8;      // members of each room made on demand
+  std::uint32_t idle_expiry_s = 300;  // an empty room made on demand is removed after this
+};
+
 struct ServerConfig {
   std::string source;  // the configuration file (or the name given to config::Document::parse)
 
@@ -67,6 +77,7 @@ struct ServerConfig {
   log::Level log_level = log::Level::info;
 
   AdmissionConfig mqtt;
+  RoomsConfig on_demand;
 
   // [[room]], in file order
   std::vector<RoomConfig> rooms;

@@ -40,8 +40,19 @@ class Server {
 
   // Applies a new configuration: rooms added, removed or re-keyed, member limits, timeouts,
   // stats settings. Untouched rooms keep their members. Waits until every worker has the new
-  // rooms. Listen address, worker count and socket buffers need a restart (reported).
+  // rooms. Listen address, worker count and socket buffers need a restart (reported). Throws
+  // std::invalid_argument, changing nothing, when a declared room would take the name of a room
+  // made on demand.
   ReloadSummary reload(const ServerConfig& config);
+
+  // Rooms made on demand (docs/broadcast-server.md, "Rooms by code"): added and removed while
+  // the server runs, and kept as they are by reload(). Waits until every worker has the change.
+  // add_room returns false when `room.name` is a room already; remove_room when it is no room
+  // made on demand (its members get NOTICE room_closed).
+  bool add_room(const RoomConfig& room);
+  bool remove_room(const std::string& name);
+  // Rooms now: declared and made on demand.
+  [[nodiscard]] std::size_t room_count() const noexcept;
 
   // NOTICE server_stopping to every session, final snapshots, threads joined. Idempotent.
   void stop();

@@ -51,6 +51,7 @@ struct MemberStats {
 
 struct RoomStats {
   std::string name;
+  bool on_demand = false;  // made by a create_room request (named by its code)
   std::uint32_t shard = 0;
   std::uint32_t member_count = 0;
   std::uint32_t max_members = 0;
@@ -79,7 +80,8 @@ struct Snapshot {
   std::uint32_t workers = 0;
   std::int64_t pid = 0;
   double uptime_s = 0.0;
-  std::uint32_t rooms_configured = 0;
+  std::uint32_t rooms_configured = 0;  // every room served, those made on demand included
+  std::uint32_t rooms_on_demand = 0;
   std::uint32_t members = 0;
   std::uint32_t pending = 0;
   Counters totals;

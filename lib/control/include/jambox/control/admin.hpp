@@ -45,6 +45,10 @@ class AdminClient {
                                         std::chrono::milliseconds timeout);
   // Sends `text` as is to `player`'s command topic (tests: malformed or repeated commands).
   bool send_raw(const std::string& player, const std::string& text);
+  // Publishes `payload` on `topic` (QoS 1, not retained) and waits until the broker has it;
+  // false when not connected, not taken, or not acknowledged within `timeout`.
+  bool publish(const std::string& topic, std::string_view payload,
+               std::chrono::milliseconds timeout);
   // Waits for the next ack with `command_id` (a JSON null id: an ack without one).
   std::optional<nlohmann::json> wait_ack(const nlohmann::json& command_id,
                                          std::chrono::milliseconds timeout);

@@ -60,8 +60,9 @@ class CommandFailed : public std::runtime_error {
 struct CommandLimits {
   // Inbound limits (bytes, depth, strings) are message::command_limits().
   std::size_t max_ack_bytes = 256 * 1024;
-  std::uint32_t per_minute = 300;
-  std::size_t remembered = 1024;  // command ids kept for de-duplication
+  std::uint32_t per_minute = 300;  // per sender (jamboxctl, or each musician by name)
+  std::size_t remembered = 1024;   // command ids kept for de-duplication
+  std::size_t senders = 64;        // senders whose last minute is remembered
 };
 
 struct CommandCounters {
@@ -90,7 +91,15 @@ class CommandProcessor {
   [[nodiscard]] std::vector<std::string> command_types() const;
 
   // One message from the command topic; returns the ack to publish (always exactly one).
-  [[nodiscard]] std::string handle(std::string_view message, Clock::time_point now);
+  // `sender` is who the broker let publish it (the admin tool, or a musician's user name from
+  // the topic): each sender has its own rate limit, so one flooding page cannot silence the
+  // others.
+  [[nodiscard]] std::string handle(std::string_view message, Clock::time_point now,
+                                   std::string_view sender = "jamboxctl");
+
+  // The type of the command the latest handle() executed successfully ("" when it executed
+  // nothing): the caller's journal line names it and its sender.
+  [[nodiscard]] const std::string& last_executed() const noexcept { return last_executed_; }
 
   [[nodiscard]] const CommandCounters& counters() const noexcept { return counters_; }
   // Why the latest refused message was refused (for the per-kind rejection counts).
@@ -101,13 +110,14 @@ class CommandProcessor {
     std::string ack;
   };
   std::string finish(const std::string& id, nlohmann::json ack, bool remember);
-  bool over_rate(Clock::time_point now);
+  bool over_rate(std::string_view sender, Clock::time_point now);
 
   CommandLimits limits_;
   std::map<std::string, Handler, std::less<>> handlers_;
   std::unordered_map<std::string, Remembered> remembered_;
   std::deque<std::string> remembered_order_;
-  std::deque<Clock::time_point> recent_;
+  std::map<std::string, std::deque<Clock::time_point>, std::less<>> recent_;  // per sender
+  std::string last_executed_;
   CommandCounters counters_;
   message::Refusal last_refusal_ = message::Refusal::invalid_json;
 };

@@ -125,6 +125,8 @@ class Session {
   [[nodiscard]] std::string last_loss_reason() const;
   // The Maximum Packet Size from the broker's last CONNACK; 0 when it announced none.
   [[nodiscard]] std::size_t broker_packet_limit() const noexcept;
+  // Publications queued and not yet acknowledged (or failed): 0 once the broker has them all.
+  [[nodiscard]] std::size_t in_flight() const noexcept;
 
  private:
   struct Impl;

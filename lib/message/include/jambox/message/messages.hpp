@@ -39,16 +39,32 @@ struct CommandRefusal {
 [[nodiscard]] const JsonLimits& command_limits() noexcept;
 [[nodiscard]] std::variant<Command, CommandRefusal> parse_command(std::string_view text);
 
-// --- every member of a room: {prefix}/room/{room}/presence/{key} ---------------------------------
+// --- a member box -> room server: {prefix}/player/{key}/room/out/presence; the room server ->
+// every other member: {prefix}/player/{member}/room/in/presence/{key} (docs/control-plane.md) ---
 enum class PresenceEvent : std::uint8_t { join, presence, leave };
+// A round trip longer than this is no figure worth showing: refused as out of range.
+inline constexpr std::uint32_t kMaxPresenceRttMs = 60000;
 struct Presence {
   PresenceEvent event = PresenceEvent::presence;
+  // The sender's UDP session id in the room (what its remotes are called in a status), when
+  // known: 1..2^32-1.
+  std::optional<std::uint32_t> session_id;
+  // Its round trip to the room server, 0..kMaxPresenceRttMs, when known.
+  std::optional<std::uint32_t> rtt_ms;
+  // The room the sender speaks of (a box says so to the room server, so a leave or heartbeat
+  // meant for a room it has left ends nothing in the one it was admitted to since); empty when
+  // absent. A valid room name when present.
+  std::string room;
 };
 [[nodiscard]] std::optional<Presence> parse_presence(std::string_view text, ParseError& error);
 [[nodiscard]] std::string presence_text(std::string_view player_key, PresenceEvent event,
                                         std::int64_t timestamp);
+// The same with the optional members of `presence` (session_id, rtt_ms, room when not empty).
+[[nodiscard]] std::string presence_text(std::string_view player_key, const Presence& presence,
+                                        std::int64_t timestamp);
 
-// --- the room's host: {prefix}/room/{room}/transport/{key} ------------------------------------
+// --- the room's host -> room server: {prefix}/player/{key}/room/out/transport; the room server
+// -> every other member: {prefix}/player/{member}/room/in/transport/{key} ----------------------
 inline constexpr std::size_t kMaxQueueTitles = 64;
 inline constexpr std::size_t kMaxTitleLength = 128;
 inline constexpr double kMinTempo = 30.0;
@@ -79,11 +95,25 @@ struct ViewAck {
 
 // --- box -> room server: {prefix}/player/{key}/request/{id} ----------------------------------
 inline constexpr std::size_t kMaxRequestBytes = 4096;
+
+// Rooms by code: a room made on demand is named by a code of kRoomCodeLength characters from
+// kRoomCodeAlphabet (no 0/O, 1/I/L: read aloud or typed from a screen without doubt).
+inline constexpr std::string_view kRoomCodeAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+inline constexpr std::size_t kRoomCodeLength = 6;
+// Exactly a code: kRoomCodeLength characters of kRoomCodeAlphabet, upper case.
+[[nodiscard]] bool is_room_code(std::string_view text) noexcept;
+// A code as a musician may type it (any case), upper-cased; nullopt when it is none.
+[[nodiscard]] std::optional<std::string> room_code_from_input(std::string_view text);
+
+enum class RequestType : std::uint8_t { join_room, create_room };
 struct JoinRequest {
   std::string request_id;    // 1..128 bytes
-  std::string request_type;  // 1..64 bytes; only "join_room" is served
-  std::string player_key;    // empty when absent
-  std::string room;          // a valid room name
+  std::string request_type;  // 1..64 bytes; "join_room" or "create_room"
+  RequestType type = RequestType::join_room;
+  std::string player_key;  // empty when absent
+  // join_room: a valid room name (a code included); create_room: the wanted code (upper case),
+  // empty when the server is to pick one.
+  std::string room;
 };
 struct RequestRefusal {
   std::string request_id;    // when it could be read
@@ -92,6 +122,7 @@ struct RequestRefusal {
   std::string error_code;  // payload_too_large, invalid_json, invalid_request, unsupported
   std::string error;
 };
+// join_room and create_room requests (both ask for a room; create_room makes it first).
 [[nodiscard]] std::variant<JoinRequest, RequestRefusal> parse_join_request(std::string_view text);
 
 // --- room server -> box: {prefix}/player/{key}/response/{id} ------------------------------------

@@ -26,6 +26,12 @@ class TempDir;
 
 class MosquittoBroker {
  public:
+  // The musicians' web listener (a unix socket, as jambox-web reaches it) and its password file
+  // and ACL, in the test's directory.
+  static constexpr const char* kWebSocketName = "web.sock";
+  static constexpr const char* kWebPasswdName = "web.passwd";
+  static constexpr const char* kWebAclName = "web.acl";
+
   // Makes the PKI in <dir>/pki (a certificate per player key, plus make-pki.sh's test extras:
   // "expired" (CN expired-player), "rogue" (CN rogue-player, signed by "rogue-ca") and "loose"
   // (CN loose-player, key readable by all)), writes <dir>/mosquitto.conf and starts the broker.
@@ -50,6 +56,9 @@ class MosquittoBroker {
   [[nodiscard]] std::filesystem::path key(std::string_view name) const;
   [[nodiscard]] std::filesystem::path ca() const;
   [[nodiscard]] const std::filesystem::path& config_file() const noexcept { return config_file_; }
+  // The directory of the web listener's socket, password file and ACL (jamboxctl --web-dir).
+  [[nodiscard]] const std::filesystem::path& web_dir() const noexcept { return work_dir_; }
+  [[nodiscard]] std::filesystem::path web_socket() const { return work_dir_ / kWebSocketName; }
   // Everything the broker logged since the fixture was made (every start), then what the
   // current process wrote to stderr before its log was open, if anything.
   [[nodiscard]] std::string log() const;
