@@ -60,8 +60,8 @@ for f in jambox-mosquitto.conf jambox.acl; do
   [[ -f /etc/jambox/mosquitto/$f ]] || fail "broker configuration $f not installed"
 done
 for f in web.passwd web.acl; do
-  [[ $(stat -c '%a %U %G' "/etc/jambox/mosquitto/$f") == "640 root mosquitto" ]] ||
-    fail "/etc/jambox/mosquitto/$f is not 0640 root:mosquitto"
+  [[ $(stat -c '%a %U %G' "/etc/jambox/mosquitto/$f") == "600 mosquitto mosquitto" ]] ||
+    fail "/etc/jambox/mosquitto/$f is not 0600 mosquitto:mosquitto"
 done
 [[ -f /lib/systemd/system/jambox-web.service && -f /usr/lib/tmpfiles.d/jambox-web.conf ]] ||
   fail "jambox-web's unit or tmpfiles entry is not installed"
@@ -70,6 +70,8 @@ echo "correct-horse-battery" >/tmp/deb-install-test.pw
   --broker-pid-file /nonexistent >/dev/null 2>&1 && fail "jamboxctl user add reported success without a broker"
 rm -f /tmp/deb-install-test.pw
 grep -q '^carol:\$7\$' /etc/jambox/mosquitto/web.passwd || fail "jamboxctl user add stored no hash"
+[[ $(stat -c '%a %U' /etc/jambox/mosquitto/web.passwd) == "600 mosquitto" ]] ||
+  fail "jamboxctl user add left web.passwd readable by others than mosquitto"
 grep -q 'correct-horse' /etc/jambox/mosquitto/web.passwd && fail "a clear-text password was stored"
 grep -q '^topic write jambox/player/box-1/command/from/carol$' /etc/jambox/mosquitto/web.acl ||
   fail "the ACL was not written"

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
-#include <grp.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,29 +92,44 @@ std::string read_file(const std::filesystem::path& file) {
   return text.str();
 }
 
-// The broker reads the ACL and the password file after it dropped root for its own user: give
-// them its group when it exists (0640 root:mosquitto), as the configuration's comments say.
+// The broker reads the ACL and the password file after it dropped root for its own user: they
+// belong to that user, 0600 (not to its group, which jambox-web's server is in to reach the
+// broker's socket and must not read the password hashes).
 void give_to_broker(const std::filesystem::path& file) {
-  if (const group* g = ::getgrnam("mosquitto"); g != nullptr && ::geteuid() == 0) {
-    if (::chown(file.c_str(), 0, g->gr_gid) == 0) {
-      ::chmod(file.c_str(), 0640);
-      return;
+  if (::geteuid() == 0) {
+    if (const passwd* user = ::getpwnam("mosquitto"); user != nullptr) {
+      if (::chown(file.c_str(), user->pw_uid, user->pw_gid) != 0) {
+        throw AccountError(kExitCantWrite, "cannot give " + file.string() +
+                                               " to mosquitto: " + std::strerror(errno));
+      }
     }
   }
   ::chmod(file.c_str(), 0600);
 }
 
 // Written next to the target and renamed over it: a reader sees the old or the new file.
+// Every byte on the disk before the rename, and the rename before we return: an appliance loses
+// power, and an account list cut in half would lock every musician out.
 void write_atomically(const std::filesystem::path& file, const std::string& text, bool broker) {
   const std::filesystem::path temp = file.string() + ".new";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      throw AccountError(kExitCantWrite,
-                         "cannot write " + temp.string() + ": " + std::strerror(errno));
-    }
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw AccountError(kExitCantWrite,
+                       "cannot write " + temp.string() + ": " + std::strerror(errno));
+  }
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const bool written = done == text.size() && ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!written) {
+    throw AccountError(kExitCantWrite,
+                       "cannot write " + temp.string() + ": " + std::strerror(saved));
   }
   if (broker) {
     give_to_broker(temp);
@@ -125,6 +140,12 @@ void write_atomically(const std::filesystem::path& file, const std::string& text
   std::filesystem::rename(temp, file, ec);
   if (ec) {
     throw AccountError(kExitCantWrite, "cannot replace " + file.string() + ": " + ec.message());
+  }
+  if (const int dir = ::open(file.parent_path().empty() ? "." : file.parent_path().c_str(),
+                             O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
 }
 

@@ -6,8 +6,9 @@ namespace jambox::accounts {
 
 bool valid_user_name(std::string_view name) noexcept {
   if (name.empty() || name.size() > 32 || name[0] < 'a' || name[0] > 'z') return false;
-  // The room server signs the admin tool's chat messages "admin": no musician may look like it.
-  if (name == "admin") return false;
+  // The room server signs the admin tool's chat messages "admin", and boxes name the admin
+  // tool's commands "jamboxctl": no musician may look like either, or like the room server.
+  if (name == "admin" || name == "jamboxctl" || name == "jambox-broadcast") return false;
   for (const char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) return false;

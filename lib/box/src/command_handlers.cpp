@@ -70,6 +70,13 @@ json join_room(CommandContext& c, const json& p) {
     const std::string& id = c.admission.request(target.name, std::chrono::steady_clock::now());
     return {{"room", target.name}, {"admission", "requested"}, {"request_id", id}};
   }
+  // A room by address and secret sends the box's audio wherever the command says: the admin's
+  // decision, not a musician's (musicians join rooms the room servers admit them to).
+  if (c.sender && c.sender() != kAdminSender) {
+    throw CommandFailed("not_allowed",
+                        "only the admin may name a room server and secret; join a room by name "
+                        "or code");
+  }
   target.server = control::string_field(p, "server", 255);
   net::HostPort address;
   std::string problem;

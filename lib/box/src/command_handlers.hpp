@@ -16,6 +16,10 @@
 
 namespace jambox::box {
 
+// The sender name of the admin tool's commands (the `command` topic); musicians' commands carry
+// their user names (`command/from/{user}`).
+inline constexpr const char* kAdminSender = "jamboxctl";
+
 struct CommandContext {
   BoxModel& model;
   RoomChannel& room;
@@ -23,6 +27,8 @@ struct CommandContext {
   // Starts (or renews) the meters at `interval`; returns the result of set_meter_interval.
   std::function<nlohmann::json(std::chrono::milliseconds interval)> meters;
   std::function<nlohmann::json()> status;  // the whole status document (get_status)
+  // Who sent the command being handled: "jamboxctl" (the admin) or a musician's user name.
+  std::function<const std::string&()> sender;
 };
 
 void register_commands(control::CommandProcessor& commands, CommandContext& context);

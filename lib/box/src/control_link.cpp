@@ -83,9 +83,12 @@ struct ControlLink::Impl {
         admission(
             out, topics, [this](const RoomConfig& r) { join_admitted(r); },
             [this] { status_changed(); }),
-        context{model, room, admission,
+        context{model,
+                room,
+                admission,
                 [this](milliseconds interval) { return start_meters(interval); },
-                [this] { return status_document(); }},
+                [this] { return status_document(); },
+                [this]() -> const std::string& { return commands.sender(); }},
         status_timer(io),
         meter_timer(io),
         housekeeping(io),
@@ -213,7 +216,7 @@ struct ControlLink::Impl {
         // broker's ACL admits only the publisher's own user name.
         const std::string sender =
             m.topic == topics.command()
-                ? std::string("jamboxctl")
+                ? std::string(kAdminSender)
                 : message::clip(
                       std::string_view(m.topic).substr(topics.command_from_prefix().size()), 64);
         const std::string ack = commands.handle(m.payload, now, sender);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -72,6 +73,19 @@ Creation OnDemandRooms::create(std::string_view creator, std::string_view wanted
   if (rooms_total >= max_rooms) {
     out.error_code = "server_full";
     out.error = fmt::format("this server has {} rooms, its limit", rooms_total);
+    return out;
+  }
+  // One box cannot take every on-demand room for itself (nor pile up rooms by repeating a
+  // request whose answer it lost): its rooms expire when idle, then it may make more.
+  const auto own = std::count_if(rooms_.begin(), rooms_.end(), [&](const auto& entry) {
+    return entry.second.creator == creator;
+  });
+  if (static_cast<std::size_t>(own) >= kMaxPerCreator) {
+    out.error_code = "server_full";
+    out.error = fmt::format(
+        "this box made {} rooms that still exist, the most one box may; use one of them, or "
+        "wait until an empty one expires",
+        own);
     return out;
   }
   std::string code(wanted);

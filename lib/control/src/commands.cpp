@@ -160,6 +160,7 @@ std::string CommandProcessor::handle(std::string_view message, Clock::time_point
                                      std::string_view sender) {
   ++counters_.received;
   last_executed_.clear();
+  sender_.assign(sender);
   auto parsed = message::parse_command(message);
   if (auto* refusal = std::get_if<message::CommandRefusal>(&parsed)) {
     last_refusal_ = refusal->reason;

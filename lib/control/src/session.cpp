@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <mqtt/async_client.h>
+#include <openssl/rand.h>
 
 #include <MQTTAsync.h>
 #include <MQTTReasonCodes.h>
@@ -13,11 +14,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <random>
+#include <stdexcept>
 
 namespace jambox::control {
 
@@ -36,6 +39,23 @@ std::string_view link_state_name(LinkState state) noexcept {
 }
 
 namespace {
+
+// The configured client id, or the identity with 64 random bits: unguessable, and still telling
+// in the broker's log whose connection it is.
+SessionConfig with_client_id(SessionConfig c) {
+  if (!c.client_id.empty()) return c;
+  std::array<unsigned char, 8> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("no randomness for the MQTT client id");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  c.client_id = c.identity + "-";
+  for (const unsigned char b : bytes) {
+    c.client_id += kHex[b >> 4];
+    c.client_id += kHex[b & 0x0f];
+  }
+  return c;
+}
 
 bool uses_tls(const std::string& uri) {
   return uri.rfind("ssl://", 0) == 0 || uri.rfind("wss://", 0) == 0 ||
@@ -207,12 +227,12 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
 
   Impl(boost::asio::io_context& context, SessionConfig c, SessionEvents e)
       : io(context),
-        config(std::move(c)),
+        config(with_client_id(std::move(c))),
         events(std::move(e)),
         connect_listener([this](const mqtt::token& t, bool ok) { on_connect_result(t, ok); }),
         subscribe_listener([this](const mqtt::token& t, bool ok) { on_subscribe_result(t, ok); }),
         publish_listener([this](const mqtt::token& t, bool ok) { on_publish_result(t, ok); }),
-        client(config.uri, config.identity, mqtt::create_options(MQTTVERSION_5)),
+        client(config.uri, config.client_id, mqtt::create_options(MQTTVERSION_5)),
         retry(io),
         backoff(config.backoff_first, config.backoff_ceiling, 0.25, std::random_device{}()) {}
 
@@ -677,6 +697,10 @@ const SessionCounters& Session::counters() const noexcept {
 
 std::chrono::milliseconds Session::retry_in() const noexcept {
   return impl_->link == LinkState::connected ? std::chrono::milliseconds(0) : impl_->retry_delay;
+}
+
+const std::string& Session::client_id() const noexcept {
+  return impl_->config.client_id;
 }
 
 std::string Session::last_loss_reason() const {

@@ -34,13 +34,16 @@ struct Box {
   fuzz::CheckingOutbox out;
   box::RoomChannel room{out, topics, {}};
   box::AdmissionClient admission{out, topics, {}, {}};
-  box::CommandContext context{model, room, admission,
+  box::CommandContext context{model,
+                              room,
+                              admission,
                               [](std::chrono::milliseconds ms) {
                                 return nlohmann::json{{"interval_ms", ms.count()}};
                               },
                               [] {
                                 return nlohmann::json{{"status", "online"}};
-                              }};
+                              },
+                              {}};
   control::CommandProcessor commands{[] {
     control::CommandLimits l;
     l.per_minute = std::numeric_limits<std::uint32_t>::max();

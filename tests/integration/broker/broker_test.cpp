@@ -2,40 +2,33 @@
 // packaging/make-pki.sh) against the stock mosquitto clients: who may connect at all, and which
 // identity may read and write which topics.
 //
-// Proving that a message is NOT delivered needs no quiet period: every publisher uses QoS 1, so
-// the broker has routed (or refused) a message before its publisher exits, and a subscriber
-// receives messages in the order the broker routed them. Once a later, legitimate "genuine"
-// message has arrived, anything refused before it would have arrived already.
+// Proving that a message is NOT delivered needs no quiet period (mosquitto_clients.hpp says why).
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/mosquitto.hpp>
-#include <jambox/test/process.hpp>
+#include <jambox/test/mosquitto_clients.hpp>
 #include <jambox/test/temp_dir.hpp>
+#include <jambox/test/text.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
-#include <functional>
-#include <memory>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 namespace jt = jambox::test;
-using std::chrono::milliseconds;
+using jt::Finished;
+using jt::Message;
+using jt::not_authorized;
+using jt::publish;
+using jt::require_subscribed;
+using jt::Subscriber;
 
 namespace {
 
-constexpr milliseconds kWait{5000};  // for something that must happen
-// mosquitto_sub -W: seconds after which a subscriber gives up on its own, should a test that
-// failed half-way leave it behind.
-constexpr std::string_view kSubscriberLifetime = "30";
 constexpr std::string_view kSpoofed = "spoofed";
 constexpr std::string_view kGenuine = "genuine";
 
@@ -45,153 +38,6 @@ const std::string kBob = "d2e4f6a8-1b3c-4d5e-8f70-9a1b2c3d4e5f";
 
 std::string player_topic(const std::string& player, std::string_view leaf) {
   return "jambox/player/" + player + "/" + std::string(leaf);
-}
-
-std::filesystem::path installed(std::string_view name) {
-  const auto program = jt::find_installed_program(name);
-  if (!program) FAIL(name << " is not installed (packaging/install-deps.sh test)");
-  return *program;
-}
-
-// Output files of every client of a test sit side by side: number them.
-std::string unique_name(std::string_view what) {
-  static int next = 0;
-  return std::string(what) + "-" + std::to_string(++next);
-}
-
-bool eventually(const std::function<bool()>& done, milliseconds timeout = kWait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
-
-struct Message {
-  std::string topic;
-  std::string payload;
-};
-
-// mosquitto_sub, line-buffered (stdbuf) so the test sees the SUBACK and each message as they
-// happen. Every message is printed as "MSG <topic> <payload length> <payload>".
-class Subscriber {
- public:
-  Subscriber(const jt::MosquittoBroker& broker, const jt::TempDir& dir, std::string_view identity,
-             const std::vector<std::string>& filters) {
-    jt::ProcessOptions options;
-    options.program = installed("stdbuf");
-    options.args = {"-oL", installed("mosquitto_sub").string(), "-d", "-F", "MSG %t %l %p",
-                    "-W",  std::string(kSubscriberLifetime)};
-    const auto tls = broker.client_args(identity);
-    options.args.insert(options.args.end(), tls.begin(), tls.end());
-    for (const std::string& filter : filters) {
-      options.args.insert(options.args.end(), {"-t", filter});
-    }
-    options.output_dir = dir.path();
-    options.name = unique_name("sub-" + std::string(identity));
-    process_ = std::make_unique<jt::Process>(std::move(options));
-  }
-
-  // mosquitto 2.0 grants every subscription and applies the ACL to each message it delivers, so
-  // "subscribed" says nothing about access; it only means the filters are in place.
-  [[nodiscard]] bool wait_subscribed() const {
-    return eventually([&] { return output().find("Subscribed (mid:") != std::string::npos; });
-  }
-
-  [[nodiscard]] std::vector<Message> messages() const {
-    std::vector<Message> result;
-    std::istringstream lines(process_->stdout_text());
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.rfind("MSG ", 0) != 0) continue;
-      std::istringstream fields(line.substr(4));
-      Message message;
-      std::size_t length = 0;
-      fields >> message.topic >> length;
-      fields.get();  // the space before the payload
-      std::getline(fields, message.payload);
-      result.push_back(std::move(message));
-    }
-    return result;
-  }
-
-  [[nodiscard]] std::size_t count(std::string_view payload) const {
-    const auto all = messages();
-    return static_cast<std::size_t>(std::count_if(
-        all.begin(), all.end(), [&](const Message& m) { return m.payload == payload; }));
-  }
-
-  [[nodiscard]] bool received(const std::string& topic, std::string_view payload) const {
-    const auto all = messages();
-    return std::any_of(all.begin(), all.end(),
-                       [&](const Message& m) { return m.topic == topic && m.payload == payload; });
-  }
-
-  [[nodiscard]] bool wait_for(const std::string& topic, std::string_view payload) const {
-    return eventually([&] { return received(topic, payload); });
-  }
-
-  [[nodiscard]] bool wait_for_count(std::string_view payload, std::size_t n) const {
-    return eventually([&] { return count(payload) >= n; });
-  }
-
-  [[nodiscard]] std::string output() const {
-    return process_->stdout_text() + process_->stderr_text();
-  }
-
- private:
-  std::unique_ptr<jt::Process> process_;
-};
-
-void require_subscribed(const Subscriber& subscriber, const jt::MosquittoBroker& broker) {
-  const bool subscribed = subscriber.wait_subscribed();
-  INFO("subscriber:\n" << subscriber.output() << "\nbroker log:\n" << broker.log());
-  REQUIRE(subscribed);
-}
-
-struct Finished {
-  jt::ExitStatus status;
-  std::string output;
-  [[nodiscard]] bool failed() const { return !status.exited() || status.code != 0; }
-};
-
-// Runs the installed program `name` to its end; the test fails when it takes longer than kWait.
-Finished run_tool(const jt::TempDir& dir, std::string_view name, std::vector<std::string> args) {
-  jt::ProcessOptions options;
-  options.program = installed(name);
-  options.args = std::move(args);
-  options.output_dir = dir.path();
-  options.name = unique_name(name);
-  jt::Process tool(std::move(options));
-  const auto status = tool.wait_for(kWait);
-  INFO(name << " output:\n" << tool.stdout_text() << tool.stderr_text());
-  REQUIRE(status);
-  return {*status, tool.stdout_text() + tool.stderr_text()};
-}
-
-Finished run_publisher(const jt::TempDir& dir, std::vector<std::string> args) {
-  return run_tool(dir, "mosquitto_pub", std::move(args));
-}
-
-// Publishes as `identity` with QoS 1: once it returns, the broker has routed or refused the
-// message. mosquitto_pub exits 0 when the broker refuses a message for the ACL (it warns "Not
-// authorized"); it fails when it cannot connect.
-Finished publish(const jt::MosquittoBroker& broker, const jt::TempDir& dir,
-                 std::string_view identity, const std::string& topic, std::string_view payload) {
-  std::vector<std::string> args = broker.client_args(identity);
-  args.insert(args.end(), {"-q", "1", "-t", topic, "-m", std::string(payload)});
-  return run_publisher(dir, std::move(args));
-}
-
-bool not_authorized(const Finished& publisher) {
-  return publisher.output.find("Not authorized") != std::string::npos;
-}
-
-std::size_t occurrences(const std::string& text, std::string_view what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
 }
 
 // An identity's MQTT session as the broker logs it ("... (p5, c1, k60, u'jamboxctl')").
@@ -455,7 +301,8 @@ TEST_CASE("clients without a valid certificate from the jambox CA are refused",
                                                   "-q",       "1",
                                                   "-t",       player_topic(kAlice, "status"),
                                                   "-m",       std::string(kSpoofed)};
-  const Finished anonymous = run_publisher(dir, std::move(without_certificate));
+  const Finished anonymous =
+      jt::run_installed(dir, "mosquitto_pub", std::move(without_certificate));
   CHECK_FALSE(publish(broker, dir, kAlice, player_topic(kAlice, "status"), kGenuine).failed());
   const bool genuine_received = ctl.wait_for(player_topic(kAlice, "status"), kGenuine);
 
@@ -470,7 +317,7 @@ TEST_CASE("clients without a valid certificate from the jambox CA are refused",
   CHECK(expired.failed());
   CHECK(anonymous.failed());
   // Refused in the handshake: no MQTT session ever existed for them.
-  CHECK(occurrences(log, "certificate verify failed") >= 2);
+  CHECK(jt::occurrences(log, "certificate verify failed") >= 2);
   CHECK(log.find(session_of("rogue-player")) == std::string::npos);
   CHECK(log.find(session_of("expired-player")) == std::string::npos);
 
@@ -521,7 +368,7 @@ TEST_CASE("a 256 KiB payload gets through and a larger packet does not", "[integ
   std::vector<std::string> args = broker.client_args(kAlice);
   args.insert(args.end(),
               {"-q", "1", "-t", player_topic(kAlice, "status"), "-f", largest_file.string()});
-  const Finished sent = run_publisher(dir, args);
+  const Finished sent = jt::run_installed(dir, "mosquitto_pub", args);
 
   // Too large by a margin. MQTT 3.1.1, so the client does not know the limit and sends it
   // anyway (an MQTT 5 client refuses to): the broker must refuse it itself.
@@ -530,7 +377,7 @@ TEST_CASE("a 256 KiB payload gets through and a larger packet does not", "[integ
   std::replace(args.begin(), args.end(), std::string("mqttv5"), std::string("mqttv311"));
   args.insert(args.end(),
               {"-q", "1", "-t", player_topic(kAlice, "status"), "-f", oversized_file.string()});
-  const Finished oversized = run_publisher(dir, args);
+  const Finished oversized = jt::run_installed(dir, "mosquitto_pub", args);
   CHECK_FALSE(publish(broker, dir, kAlice, player_topic(kAlice, "status"), kGenuine).failed());
   const bool genuine_received = ctl.wait_for(player_topic(kAlice, "status"), kGenuine);
 
@@ -594,19 +441,19 @@ TEST_CASE("make-pki.sh keeps keys private and reuses its CA when boxes are added
 
   const std::string ca_before = jt::read_text_file(broker.ca());
   const std::string alice_before = jt::read_text_file(broker.cert(kAlice));
-  const Finished added = run_tool(
+  const Finished added = jt::run_installed(
       dir, "bash", {make_pki_script(), pki.string(), "--player", kAlice, "--player", kBob});
   INFO(added.output);
   REQUIRE_FALSE(added.failed());
   CHECK(jt::read_text_file(broker.ca()) == ca_before);
   CHECK(jt::read_text_file(broker.cert(kAlice)) == alice_before);
   CHECK(mode_of(broker.key(kBob)) == 0600U);
-  const Finished verified = run_tool(
+  const Finished verified = jt::run_installed(
       dir, "openssl", {"verify", "-CAfile", broker.ca().string(), broker.cert(kBob).string()});
   INFO(verified.output);
   CHECK_FALSE(verified.failed());
 
   const Finished misused =
-      run_tool(dir, "bash", {make_pki_script(), pki.string(), "--player", "not/a/key"});
+      jt::run_installed(dir, "bash", {make_pki_script(), pki.string(), "--player", "not/a/key"});
   CHECK(misused.status.code == 2);
 }

@@ -3,45 +3,40 @@
 // stock mosquitto clients then log in through the listener's unix socket (as jambox-web's
 // WebSocket tunnel does) while the boxes use their certificates on the TLS listener.
 //
-// Proving that a message is NOT delivered needs no quiet period (as in broker_test.cpp): every
-// publisher uses QoS 1, so the broker has routed (or refused) a message before its publisher
-// exits, and a subscriber receives messages in the order the broker routed them. Once a later,
-// legitimate "genuine" message has arrived, anything refused before it would have arrived already.
-//
-// A change reaches the broker by SIGHUP, which mosquitto handles in its main loop: it logs
-// "Reloading config." and re-reads the files before it serves anything else, so a test waits for
-// that line before it relies on the change.
-#include <jambox/test/binaries.hpp>
+// Proving that a message is NOT delivered needs no quiet period (mosquitto_clients.hpp says
+// why), nor does a change of the accounts (musician_accounts.hpp).
+#include <jambox/test/eventually.hpp>
 #include <jambox/test/mosquitto.hpp>
-#include <jambox/test/process.hpp>
+#include <jambox/test/mosquitto_clients.hpp>
+#include <jambox/test/musician_accounts.hpp>
 #include <jambox/test/temp_dir.hpp>
+#include <jambox/test/text.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <memory>
-#include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 namespace jt = jambox::test;
-using std::chrono::milliseconds;
+using jt::anonymous_web_login;
+using jt::Finished;
+using jt::Login;
+using jt::Message;
+using jt::not_authorized;
+using jt::publish;
+using jt::require_subscribed;
+using jt::Subscriber;
+using jt::web_login;
 
 namespace {
 
-constexpr milliseconds kWait{5000};  // for something that must happen
-// mosquitto_sub -W: seconds after which a subscriber gives up on its own, should a test that
-// failed half-way leave it behind.
-constexpr std::string_view kSubscriberLifetime = "30";
+constexpr std::chrono::milliseconds kWait{5000};  // for something that must happen
 constexpr std::string_view kSpoofed = "spoofed";
 constexpr std::string_view kGenuine = "genuine";
 
@@ -61,227 +56,10 @@ std::string command_from(const std::string& player, std::string_view user) {
   return player_topic(player, "command/from/" + std::string(user));
 }
 
-std::filesystem::path installed(std::string_view name) {
-  const auto program = jt::find_installed_program(name);
-  if (!program) FAIL(name << " is not installed (packaging/install-deps.sh test)");
-  return *program;
-}
-
-// Output files of every client of a test sit side by side: number them.
-std::string unique_name(std::string_view what) {
-  static int next = 0;
-  return std::string(what) + "-" + std::to_string(++next);
-}
-
-bool eventually(const std::function<bool()>& done, milliseconds timeout = kWait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
-
-std::size_t occurrences(const std::string& text, std::string_view what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
-// How a client reaches the broker: a box's certificate on the TLS listener, or a musician's
-// name and password (none: anonymous) on the web listener's socket.
-using Login = std::vector<std::string>;
-
-Login box_login(const jt::MosquittoBroker& broker, std::string_view identity) {
-  return broker.client_args(identity);
-}
-
-Login web_login(const jt::MosquittoBroker& broker, const std::string& user,
-                const std::string& password) {
-  return {"--unix", broker.web_socket().string(), "-V", "mqttv5", "-u", user, "-P", password};
-}
-
-Login anonymous_web_login(const jt::MosquittoBroker& broker) {
-  return {"--unix", broker.web_socket().string(), "-V", "mqttv5"};
-}
-
-struct Message {
-  std::string topic;
-  std::string payload;
-};
-
-// mosquitto_sub, line-buffered (stdbuf) so the test sees the SUBACK and each message as they
-// happen. Every message is printed as "MSG <topic> <payload length> <payload>".
-class Subscriber {
- public:
-  Subscriber(const jt::TempDir& dir, std::string_view name, const Login& login,
-             const std::vector<std::string>& filters, const std::string& client_id = {}) {
-    jt::ProcessOptions options;
-    options.program = installed("stdbuf");
-    options.args = {"-oL", installed("mosquitto_sub").string(), "-d", "-F", "MSG %t %l %p",
-                    "-W",  std::string(kSubscriberLifetime)};
-    options.args.insert(options.args.end(), login.begin(), login.end());
-    if (!client_id.empty()) options.args.insert(options.args.end(), {"-i", client_id});
-    for (const std::string& filter : filters) {
-      options.args.insert(options.args.end(), {"-t", filter});
-    }
-    options.output_dir = dir.path();
-    options.name = unique_name("sub-" + std::string(name));
-    process_ = std::make_unique<jt::Process>(std::move(options));
-  }
-
-  // mosquitto 2.0 grants every subscription and applies the ACL to each message it delivers, so
-  // "subscribed" says nothing about access; it only means the filters are in place.
-  [[nodiscard]] bool wait_subscribed() const {
-    return eventually([&] { return output().find("Subscribed (mid:") != std::string::npos; });
-  }
-
-  [[nodiscard]] std::vector<Message> messages() const {
-    std::vector<Message> result;
-    std::istringstream lines(process_->stdout_text());
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.rfind("MSG ", 0) != 0) continue;
-      std::istringstream fields(line.substr(4));
-      Message message;
-      std::size_t length = 0;
-      fields >> message.topic >> length;
-      fields.get();  // the space before the payload
-      std::getline(fields, message.payload);
-      result.push_back(std::move(message));
-    }
-    return result;
-  }
-
-  [[nodiscard]] std::size_t count(std::string_view payload) const {
-    const auto all = messages();
-    return static_cast<std::size_t>(std::count_if(
-        all.begin(), all.end(), [&](const Message& m) { return m.payload == payload; }));
-  }
-
-  [[nodiscard]] bool received(const std::string& topic, std::string_view payload) const {
-    const auto all = messages();
-    return std::any_of(all.begin(), all.end(),
-                       [&](const Message& m) { return m.topic == topic && m.payload == payload; });
-  }
-
-  [[nodiscard]] bool wait_for(const std::string& topic, std::string_view payload) const {
-    return eventually([&] { return received(topic, payload); });
-  }
-
-  [[nodiscard]] std::string output() const {
-    return process_->stdout_text() + process_->stderr_text();
-  }
-
- private:
-  std::unique_ptr<jt::Process> process_;
-};
-
-void require_subscribed(const Subscriber& subscriber, const jt::MosquittoBroker& broker) {
-  const bool subscribed = subscriber.wait_subscribed();
-  INFO("subscriber:\n" << subscriber.output() << "\nbroker log:\n" << broker.log());
-  REQUIRE(subscribed);
-}
-
-struct Finished {
-  jt::ExitStatus status;
-  std::string output;
-  [[nodiscard]] bool failed() const { return !status.exited() || status.code != 0; }
-};
-
-Finished finish(jt::Process& process, std::string_view name) {
-  const auto status = process.wait_for(kWait);
-  INFO(name << " output:\n" << process.stdout_text() << process.stderr_text());
-  REQUIRE(status);
-  return {*status, process.stdout_text() + process.stderr_text()};
-}
-
-// Publishes with QoS 1: once it returns, the broker has routed or refused the message.
-// mosquitto_pub exits 0 when the broker refuses a message for the ACL (it warns "Not
-// authorized"); it fails when it cannot connect (a refused login included).
-Finished publish(const jt::TempDir& dir, const Login& login, const std::string& topic,
-                 std::string_view payload) {
-  jt::ProcessOptions options;
-  options.program = installed("mosquitto_pub");
-  options.args = login;
-  options.args.insert(options.args.end(), {"-q", "1", "-t", topic, "-m", std::string(payload)});
-  options.output_dir = dir.path();
-  options.name = unique_name("pub");
-  jt::Process publisher(std::move(options));
-  return finish(publisher, "mosquitto_pub");
-}
-
-bool not_authorized(const Finished& publisher) {
-  return publisher.output.find("Not authorized") != std::string::npos;
-}
-
 // A publication the broker accepted from a logged-in client, then dropped for the ACL.
 bool refused_by_acl(const Finished& publisher) {
   return !publisher.failed() && not_authorized(publisher);
 }
-
-// `jamboxctl --web-dir DIR --broker-pid-file F user ARGS...`.
-class Jamboxctl {
- public:
-  Jamboxctl(const jt::TempDir& dir, std::filesystem::path web_dir,
-            std::filesystem::path broker_pid_file)
-      : dir_(dir), web_dir_(std::move(web_dir)), pid_file_(std::move(broker_pid_file)) {}
-
-  Finished user(std::vector<std::string> args) const {
-    std::vector<std::string> all = {"--web-dir", web_dir_.string(), "--broker-pid-file",
-                                    pid_file_.string(), "user"};
-    all.insert(all.end(), args.begin(), args.end());
-    const auto process = jt::spawn_built(dir_.path(), "jamboxctl", all, unique_name("jamboxctl"));
-    return finish(*process, "jamboxctl");
-  }
-
-  // A password as an admin keeps it: a file of its own.
-  [[nodiscard]] std::string password_file(const std::string& password) const {
-    return dir_.write_file(unique_name("password"), password + "\n").string();
-  }
-
- private:
-  const jt::TempDir& dir_;
-  std::filesystem::path web_dir_;
-  std::filesystem::path pid_file_;
-};
-
-// The broker of a test with its pid written where `jamboxctl user` looks for it.
-struct WebBroker {
-  jt::TempDir& dir;
-  jt::MosquittoBroker broker;
-  Jamboxctl ctl;
-
-  WebBroker(jt::TempDir& test_dir, const std::vector<std::string>& boxes)
-      : dir(test_dir), broker(test_dir, boxes), ctl(test_dir, broker.web_dir(), pid_file()) {
-    dir.write_file("mosquitto.pid", std::to_string(broker.pid()) + "\n");
-  }
-
-  [[nodiscard]] std::filesystem::path pid_file() const { return dir.path() / "mosquitto.pid"; }
-
-  [[nodiscard]] std::size_t reloads() const {
-    return occurrences(broker.log(), "Reloading config.");
-  }
-
-  // Runs `jamboxctl user ARGS...`, which must succeed, and waits until the broker has the change.
-  void change(const std::vector<std::string>& args) const {
-    const std::size_t before = reloads();
-    const Finished done = ctl.user(args);
-    INFO("jamboxctl user " << args.at(0) << ":\n" << done.output);
-    REQUIRE_FALSE(done.failed());
-    const bool reloaded = eventually([&] { return reloads() > before; });
-    INFO("broker log:\n" << broker.log());
-    REQUIRE(reloaded);
-  }
-
-  void add(const std::string& user, const std::string& password,
-           const std::vector<std::string>& options) const {
-    std::vector<std::string> args = {"add", user};
-    args.insert(args.end(), options.begin(), options.end());
-    args.insert(args.end(), {"--password-file", ctl.password_file(password)});
-    change(args);
-  }
-};
 
 unsigned mode_of(const std::filesystem::path& file) {
   struct stat info {};
@@ -294,8 +72,8 @@ unsigned mode_of(const std::filesystem::path& file) {
 TEST_CASE("the web listener lets in only the musicians jamboxctl added, by their password",
           "[integration][broker][accounts]") {
   jt::TempDir dir("web-accounts");
-  WebBroker web(dir, {kBoxA});
-  const jt::MosquittoBroker& broker = web.broker;
+  jt::MosquittoBroker broker(dir, {kBoxA});
+  const jt::MusicianAccounts web(dir, broker);
   const std::string topic = command_from(kBoxA, "alice");
 
   const Finished anonymous = publish(dir, anonymous_web_login(broker), topic, kSpoofed);
@@ -329,24 +107,24 @@ TEST_CASE("the web listener lets in only the musicians jamboxctl added, by their
   CHECK_FALSE(alice.failed());
   CHECK_FALSE(not_authorized(alice));
   // Every musician's session came through the socket, and only alice's was accepted.
-  CHECK(occurrences(log, "u'alice'") == 1);
+  CHECK(jt::occurrences(log, "u'alice'") == 1);
   CHECK(log.find(broker.web_socket().string()) != std::string::npos);
 }
 
 TEST_CASE("a musician's command reaches her box under her own name and nowhere else",
           "[integration][broker][accounts]") {
   jt::TempDir dir("web-accounts");
-  WebBroker web(dir, {kBoxA, kBoxB});
-  const jt::MosquittoBroker& broker = web.broker;
+  jt::MosquittoBroker broker(dir, {kBoxA, kBoxB});
+  const jt::MusicianAccounts web(dir, broker);
   web.add("alice", kAlicePassword, {"--box", kBoxA});
   web.add("bob", kBobPassword, {"--box", kBoxB});
   const Login alice = web_login(broker, "alice", kAlicePassword);
   const Login bob = web_login(broker, "bob", kBobPassword);
 
   // The boxes subscribe as jamboxd does: the admin's topic and the musicians'.
-  Subscriber box_a(dir, "box-a", box_login(broker, kBoxA),
+  Subscriber box_a(dir, "box-a", broker.client_args(kBoxA),
                    {player_topic(kBoxA, "command"), player_topic(kBoxA, "command/from/+")});
-  Subscriber box_b(dir, "box-b", box_login(broker, kBoxB),
+  Subscriber box_b(dir, "box-b", broker.client_args(kBoxB),
                    {player_topic(kBoxB, "command"), player_topic(kBoxB, "command/from/+")});
   require_subscribed(box_a, broker);
   require_subscribed(box_b, broker);
@@ -393,8 +171,8 @@ TEST_CASE("a musician's command reaches her box under her own name and nowhere e
 TEST_CASE("a musician reads the status of her boxes only, an admin of every box",
           "[integration][broker][accounts]") {
   jt::TempDir dir("web-accounts");
-  WebBroker web(dir, {kBoxA, kBoxB});
-  const jt::MosquittoBroker& broker = web.broker;
+  jt::MosquittoBroker broker(dir, {kBoxA, kBoxB});
+  const jt::MusicianAccounts web(dir, broker);
   web.add("alice", kAlicePassword, {"--box", kBoxA});
   web.add("carol", "carol-runs-the-room", {"--admin"});
 
@@ -410,9 +188,9 @@ TEST_CASE("a musician reads the status of her boxes only, an admin of every box"
   const std::string b_status = R"({"state":"jamming","box":"B"})";
   const std::string a_status = R"({"state":"idle","box":"A"})";
   CHECK_FALSE(
-      publish(dir, box_login(broker, kBoxB), player_topic(kBoxB, "status"), b_status).failed());
+      publish(dir, broker.client_args(kBoxB), player_topic(kBoxB, "status"), b_status).failed());
   CHECK_FALSE(
-      publish(dir, box_login(broker, kBoxA), player_topic(kBoxA, "status"), a_status).failed());
+      publish(dir, broker.client_args(kBoxA), player_topic(kBoxA, "status"), a_status).failed());
   const bool alice_got_a = alice.wait_for(player_topic(kBoxA, "status"), a_status);
   const bool carol_got_a = carol.wait_for(player_topic(kBoxA, "status"), a_status);
   const bool carol_got_b = carol.wait_for(player_topic(kBoxB, "status"), b_status);
@@ -437,19 +215,19 @@ TEST_CASE("a musician reads the status of her boxes only, an admin of every box"
 TEST_CASE("revoking a box ends a musician's commands and view at once; removing her, her login",
           "[integration][broker][accounts]") {
   jt::TempDir dir("web-accounts");
-  WebBroker web(dir, {kBoxA, kBoxB});
-  const jt::MosquittoBroker& broker = web.broker;
+  jt::MosquittoBroker broker(dir, {kBoxA, kBoxB});
+  const jt::MusicianAccounts web(dir, broker);
   web.add("alice", kAlicePassword, {"--box", kBoxA});
   // Dave shares box A: his commands are the genuine ones that come after alice's refused ones.
   web.add("dave", "dave-sings-bass", {"--box", kBoxA});
   const Login alice = web_login(broker, "alice", kAlicePassword);
   const Login dave = web_login(broker, "dave", "dave-sings-bass");
-  const Login box_a_login = box_login(broker, kBoxA);
-  const Login box_b_login = box_login(broker, kBoxB);
+  const Login box_a_login = broker.client_args(kBoxA);
+  const Login box_b_login = broker.client_args(kBoxB);
 
   Subscriber box_a(dir, "box-a", box_a_login, {player_topic(kBoxA, "command/from/+")});
   // Alice's page stays connected throughout, as a browser would.
-  Subscriber page(dir, "alice", alice, {"jambox/player/+/status"}, "alice-page");
+  Subscriber page(dir, "alice", alice, {"jambox/player/+/status"}, {.client_id = "alice-page"});
   require_subscribed(box_a, broker);
   require_subscribed(page, broker);
 
@@ -486,8 +264,9 @@ TEST_CASE("revoking a box ends a musician's commands and view at once; removing 
   web.change({"remove", "alice"});
   const Finished removed = publish(dir, alice, command_from(kBoxB, "alice"), kSpoofed);
   // Her open session is closed by the reload too, not only new logins refused.
-  const bool page_closed = eventually(
-      [&] { return broker.log().find("Client alice-page disconnected") != std::string::npos; });
+  const bool page_closed = jt::eventually(
+      [&] { return broker.log().find("Client alice-page disconnected") != std::string::npos; },
+      kWait);
   const std::string passwd = jt::read_text_file(broker.web_dir() / "web.passwd");
 
   INFO("alice after the removal:\n"
@@ -503,14 +282,14 @@ TEST_CASE("revoking a box ends a musician's commands and view at once; removing 
 
 TEST_CASE("a new password replaces the old one at once", "[integration][broker][accounts]") {
   jt::TempDir dir("web-accounts");
-  WebBroker web(dir, {kBoxA});
-  const jt::MosquittoBroker& broker = web.broker;
+  jt::MosquittoBroker broker(dir, {kBoxA});
+  const jt::MusicianAccounts web(dir, broker);
   const std::string topic = command_from(kBoxA, "alice");
   const std::string new_password = "alice plays trombone now";
   web.add("alice", kAlicePassword, {"--box", kBoxA});
   const std::string hash_before = jt::read_text_file(broker.web_dir() / "web.passwd");
 
-  web.change({"password", "alice", "--password-file", web.ctl.password_file(new_password)});
+  web.change({"password", "alice", "--password-file", web.ctl().password_file(new_password)});
   const Finished old_login = publish(dir, web_login(broker, "alice", kAlicePassword), topic, "old");
   const Finished new_login = publish(dir, web_login(broker, "alice", new_password), topic, "new");
 
@@ -527,11 +306,12 @@ TEST_CASE("a new password replaces the old one at once", "[integration][broker][
 TEST_CASE("the password is stored only as mosquitto's hash and the files are private",
           "[integration][broker][accounts]") {
   jt::TempDir dir("web-accounts");
-  WebBroker web(dir, {kBoxA});
+  jt::MosquittoBroker broker(dir, {kBoxA});
+  const jt::MusicianAccounts web(dir, broker);
   web.add("alice", kAlicePassword, {"--box", kBoxA});
   web.add("carol", "carol-runs-the-room", {"--admin"});
 
-  const std::filesystem::path web_dir = web.broker.web_dir();
+  const std::filesystem::path web_dir = broker.web_dir();
   for (const char* name : {"web.passwd", "web.acl", "web-users.json"}) {
     const std::filesystem::path file = web_dir / name;
     const std::string text = jt::read_text_file(file);
@@ -546,16 +326,17 @@ TEST_CASE("the password is stored only as mosquitto's hash and the files are pri
   // mosquitto_passwd's PBKDF2-SHA512 ($7$), one line per musician.
   CHECK(passwd.find("alice:$7$") != std::string::npos);
   CHECK(passwd.find("carol:$7$") != std::string::npos);
-  CHECK(occurrences(passwd, "\n") == 2);
+  CHECK(jt::occurrences(passwd, "\n") == 2);
 }
 
 TEST_CASE("jamboxctl user refuses contradictions and bad input with its exit codes",
           "[integration][broker][accounts]") {
   jt::TempDir dir("web-accounts");
-  WebBroker web(dir, {kBoxA});
-  const Jamboxctl& ctl = web.ctl;
+  jt::MosquittoBroker broker(dir, {kBoxA});
+  const jt::MusicianAccounts web(dir, broker);
+  const jt::AccountsCtl& ctl = web.ctl();
   const std::string password = ctl.password_file(kAlicePassword);
-  const std::filesystem::path store = web.broker.web_dir() / "web-users.json";
+  const std::filesystem::path store = broker.web_dir() / "web-users.json";
 
   const Finished added = ctl.user({"add", "alice", "--box", kBoxA, "--password-file", password});
   INFO(added.output);
@@ -613,7 +394,7 @@ TEST_CASE("jamboxctl user refuses contradictions and bad input with its exit cod
     list_broken = true;
   }
   SECTION("no broker to reload") {
-    const Jamboxctl orphan(dir, web.broker.web_dir(), dir.path() / "absent.pid");
+    const jt::AccountsCtl orphan(dir, broker.web_dir(), dir.path() / "absent.pid");
     const Finished add = orphan.user(
         {"add", "bob", "--box", kBoxA, "--password-file", ctl.password_file(kBobPassword)});
     INFO(add.output);
@@ -621,15 +402,13 @@ TEST_CASE("jamboxctl user refuses contradictions and bad input with its exit cod
     CHECK(add.output.find("absent.pid") != std::string::npos);
     // Saved all the same: the next reload of the broker picks it up.
     CHECK(jt::read_text_file(store).find("\"bob\"") != std::string::npos);
-    CHECK(jt::read_text_file(web.broker.web_dir() / "web.passwd").find("bob:$7$") !=
-          std::string::npos);
-    CHECK(jt::read_text_file(web.broker.web_dir() / "web.acl").find("user bob") !=
-          std::string::npos);
+    CHECK(jt::read_text_file(broker.web_dir() / "web.passwd").find("bob:$7$") != std::string::npos);
+    CHECK(jt::read_text_file(broker.web_dir() / "web.acl").find("user bob") != std::string::npos);
   }
   SECTION("a pid file naming a process that is not mosquitto") {
     // This test's own process: had jamboxctl sent it SIGHUP, the test would not be here to check.
     dir.write_file("stranger.pid", std::to_string(::getpid()) + "\n");
-    const Jamboxctl misled(dir, web.broker.web_dir(), dir.path() / "stranger.pid");
+    const jt::AccountsCtl misled(dir, broker.web_dir(), dir.path() / "stranger.pid");
     const Finished grant = misled.user({"grant", "alice", kBoxA});  // a grant she has
     INFO(grant.output);
     CHECK(grant.status.code == 69);

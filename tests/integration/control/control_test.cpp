@@ -2,8 +2,9 @@
 // packaging/make-pki.sh). The boxes run without JACK: the control plane must work regardless.
 // Waits are generous and only bound a failing test; nothing here asserts timings.
 #include <jambox/control/admin.hpp>
-#include <jambox/test/binaries.hpp>
+#include <jambox/test/managed.hpp>
 #include <jambox/test/mosquitto.hpp>
+#include <jambox/test/mosquitto_clients.hpp>
 #include <jambox/test/process.hpp>
 #include <jambox/test/server.hpp>
 #include <jambox/test/stats.hpp>
@@ -12,8 +13,6 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -21,40 +20,20 @@
 #include <vector>
 
 using jambox::control::AdminClient;
-using jambox::control::AdminConfig;
+using jambox::test::admin_config;
+using jambox::test::connect_to_boxes;
 using jambox::test::MosquittoBroker;
 using jambox::test::Process;
+using jambox::test::start_managed_box;
 using jambox::test::TempDir;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::string box_config(const MosquittoBroker& broker, const std::string& key,
-                       const std::string& extra_mqtt = {}) {
-  return "[audio]\n"
-         "server_name = \"no-jack-" +
-         std::to_string(::getpid()) +
-         "\"\n"
-         "capture = [\"\", \"\"]\n"
-         "playback = [\"\", \"\"]\n"
-         "[mqtt]\n"
-         "enabled = true\n"
-         "broker = \"" +
-         broker.uri() + "\"\nplayer_key = \"" + key + "\"\nca_file = \"" + broker.ca().string() +
-         "\"\ncert_file = \"" + broker.cert(key).string() + "\"\nkey_file = \"" +
-         broker.key(key).string() + "\"\nstatus_interval_s = 5\n" + extra_mqtt;
-}
-
 std::unique_ptr<Process> run(const TempDir& dir, const std::string& program,
                              std::vector<std::string> args, const std::string& name) {
   return jambox::test::spawn_built(dir.path(), program, std::move(args), name);
-}
-
-std::unique_ptr<Process> start_box(const TempDir& dir, const MosquittoBroker& broker,
-                                   const std::string& key, const std::string& extra = {}) {
-  const auto conf = dir.write_file(key + ".conf", box_config(broker, key, extra));
-  return run(dir, "jamboxd", {"--config", conf.string()}, key);
 }
 
 // Exit code of a short-lived program (-1 when it did not finish).
@@ -65,49 +44,8 @@ int finish(Process& p, std::chrono::milliseconds timeout = 30s) {
   return status->exited() ? status->code : 128 + status->signal;
 }
 
-AdminConfig admin_config(const MosquittoBroker& broker) {
-  AdminConfig c;
-  c.broker = broker.uri();
-  c.tls = {broker.ca(), broker.cert("jamboxctl"), broker.key("jamboxctl")};
-  return c;
-}
-
-// Pings until the box answers (it connects in the background).
-bool answers(AdminClient& admin, const std::string& key, std::chrono::seconds within = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto ack = admin.command(key, "ping", json::object(), 500ms);
-    if (ack && ack->value("status", "") == "ok") return true;
-  }
-  return false;
-}
-
-// Connects `admin` and waits until both test boxes answer.
-void connect_to_boxes(AdminClient& admin) {
-  std::string why;
-  REQUIRE(admin.connect(10s, why));
-  REQUIRE(answers(admin, "box-1"));
-  REQUIRE(answers(admin, "box-2"));
-}
-
 json raw_command(const std::string& id, const std::string& type, json payload = json::object()) {
   return json{{"command_id", id}, {"command_type", type}, {"payload", std::move(payload)}};
-}
-
-// The [mqtt] table of a jambox-broadcast that admits boxes by ticket and relays their rooms.
-std::string server_mqtt(const MosquittoBroker& broker) {
-  return "[mqtt]\nenabled = true\nbroker = \"" + broker.uri() + "\"\nca_file = \"" +
-         broker.ca().string() + "\"\ncert_file = \"" + broker.cert("jambox-broadcast").string() +
-         "\"\nkey_file = \"" + broker.key("jambox-broadcast").string() +
-         "\"\npublic_endpoint = \"127.0.0.1\"\n";
-}
-
-// The sum of the relay's drops for `reasons` in a stats document.
-std::uint64_t relay_dropped(const json& stats, const std::vector<std::string>& reasons) {
-  std::uint64_t n = 0;
-  if (!stats.contains("relay")) return 0;
-  for (const auto& reason : reasons) n += stats["relay"]["dropped"].value(reason, 0U);
-  return n;
 }
 
 }  // namespace
@@ -116,12 +54,10 @@ TEST_CASE("commands over the broker: acks, duplicates once, bad input answered, 
           "[integration][control]") {
   TempDir dir("control");
   MosquittoBroker broker(dir, {"box-1"});
-  auto box = start_box(dir, broker, "box-1", "commands_per_minute = 60\n");
+  auto box = start_managed_box(dir, broker, "box-1", {.extra_mqtt = "commands_per_minute = 60\n"});
   AdminClient admin(admin_config(broker));
-  std::string why;
-  REQUIRE(admin.connect(10s, why));
   INFO("box: " << box->stderr_text() << "\nbroker: " << broker.log());
-  REQUIRE(answers(admin, "box-1"));
+  connect_to_boxes(admin, {"box-1"});
 
   // A full round trip with a result.
   const auto status = admin.command("box-1", "get_status", json::object(), 5s);
@@ -233,17 +169,15 @@ TEST_CASE("the broker restarts: the box reconnects, resubscribes and loses no co
           "[integration][control]") {
   TempDir dir("control-restart");
   MosquittoBroker broker(dir, {"box-1"});
-  auto box = start_box(dir, broker, "box-1");
+  auto box = start_managed_box(dir, broker, "box-1");
   AdminClient admin(admin_config(broker));
-  std::string why;
-  REQUIRE(admin.connect(10s, why));
   INFO("box: " << box->stderr_text());
-  REQUIRE(answers(admin, "box-1"));
+  connect_to_boxes(admin, {"box-1"});
 
   broker.kill();
   broker.start();
   // Both clients find the new broker by themselves (backoff from 1 s / 0.5 s).
-  const bool back = answers(admin, "box-1", 30s);
+  const bool back = jambox::test::box_answers(admin, "box-1", 30s);
   if (!back) UNSCOPED_INFO("box: " << box->stderr_text() << "\nbroker: " << broker.log());
   REQUIRE(back);
   CHECK(box->stderr_text().find("MQTT reconnecting") != std::string::npos);
@@ -259,18 +193,13 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
           "[integration][control]") {
   TempDir dir("control-join");
   MosquittoBroker broker(dir, {"box-1", "box-2"});
-  const std::string secret = jambox::test::random_secret();
-  jambox::test::ServerSpec spec;
-  spec.rooms = {{"band", secret, 0}};
-  // The room server admits the boxes by ticket and relays their presence and transport: a box
-  // reads only its own topics (docs/control-plane.md).
-  spec.extra = server_mqtt(broker);
-  jambox::test::BroadcastServer server(dir, spec);
-  auto box1 = start_box(dir, broker, "box-1");
-  auto box2 = start_box(dir, broker, "box-2");
+  // The room server admits the boxes by ticket and relays their presence and transport.
+  jambox::test::BroadcastServer server(dir, jambox::test::relaying_room_server(broker));
+  auto box1 = start_managed_box(dir, broker, "box-1");
+  auto box2 = start_managed_box(dir, broker, "box-2");
   {
     AdminClient admin(admin_config(broker));
-    connect_to_boxes(admin);
+    connect_to_boxes(admin, {"box-1", "box-2"});
     admin.disconnect();
   }
 
@@ -375,19 +304,8 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
   // Broken room messages from a member (box-2's identity, on the topics the ACL grants it) are
   // dropped and counted by the room server, which relays only what it could read: box-1 never
   // sees them, nothing falls over, the room's transport stays the host's.
-  const auto mosquitto_pub = jambox::test::find_installed_program("mosquitto_pub");
-  REQUIRE(mosquitto_pub);
-  int published = 0;
   const auto publish_as_box2 = [&](const std::string& topic, const std::string& payload) {
-    jambox::test::ProcessOptions options;
-    options.program = *mosquitto_pub;
-    options.args = broker.client_args("box-2");
-    options.args.insert(options.args.end(),
-                        {"-V", "mqttv5", "-q", "1", "-t", topic, "-m", payload});
-    options.output_dir = dir.path();
-    options.name = "pub-" + std::to_string(++published);
-    Process p(std::move(options));
-    return finish(p);
+    return jambox::test::publish(broker, dir, "box-2", topic, payload, 30s);
   };
   const std::string transport_topic = "jambox/player/box-2/room/out/transport";
   for (const std::string payload :
@@ -395,12 +313,13 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
         R"({"event":"update","host":"box-2","tempo_bpm":"fast","metronome":true})",
         R"({"event":"update","host":"box-1","tempo_bpm":100,"metronome":true})",
         R"({"event":"update","host":"box-2","tempo_bpm":1000,"metronome":true})"}) {
-    CHECK(publish_as_box2(transport_topic, payload) == 0);
+    CHECK_FALSE(publish_as_box2(transport_topic, payload).failed());
   }
-  CHECK(publish_as_box2("jambox/player/box-2/room/out/presence", "{\"event\":") == 0);
+  CHECK_FALSE(publish_as_box2("jambox/player/box-2/room/out/presence", "{\"event\":").failed());
   const auto dropped = server.wait_for_stats(
       [](const json& s) {
-        return relay_dropped(s, {"invalid_json", "not_object", "invalid_field", "not_owner"}) >= 6;
+        return jambox::test::relay_dropped(
+                   s, {"invalid_json", "not_object", "invalid_field", "not_owner"}) >= 6;
       },
       30s);
   CHECK(dropped);
@@ -413,7 +332,7 @@ TEST_CASE("managed join_room: jamboxctl puts two boxes into one room on jambox-b
   }
   {
     AdminClient admin(admin_config(broker));
-    connect_to_boxes(admin);
+    connect_to_boxes(admin, {"box-1", "box-2"});
     const auto reply = admin.command("box-1", "get_status", json::object(), 5s);
     REQUIRE(reply);
     const json st = (*reply)["result"];
@@ -449,18 +368,12 @@ TEST_CASE("room admission over MQTT: jambox-broadcast hands boxes tickets, never
           "[integration][control]") {
   TempDir dir("control-admission");
   MosquittoBroker broker(dir, {"box-1", "box-2"});
-  jambox::test::ServerSpec spec;
-  spec.rooms = {{"band", jambox::test::random_secret(), 0}};
-  spec.extra = "[mqtt]\nenabled = true\nbroker = \"" + broker.uri() + "\"\nca_file = \"" +
-               broker.ca().string() + "\"\ncert_file = \"" +
-               broker.cert("jambox-broadcast").string() + "\"\nkey_file = \"" +
-               broker.key("jambox-broadcast").string() + "\"\npublic_endpoint = \"127.0.0.1\"\n";
-  jambox::test::BroadcastServer server(dir, spec);
-  auto box1 = start_box(dir, broker, "box-1");
-  auto box2 = start_box(dir, broker, "box-2");
+  jambox::test::BroadcastServer server(dir, jambox::test::relaying_room_server(broker));
+  auto box1 = start_managed_box(dir, broker, "box-1");
+  auto box2 = start_managed_box(dir, broker, "box-2");
 
   AdminClient admin(admin_config(broker));
-  connect_to_boxes(admin);
+  connect_to_boxes(admin, {"box-1", "box-2"});
   // join_room without server or secret: the box asks the room servers for a ticket.
   for (const std::string key : {"box-1", "box-2"}) {
     const auto ack = admin.command(key, "join_room", json{{"room", "band"}}, 10s);

@@ -7,104 +7,36 @@
 // it was. Nothing here asserts timings: every wait is generous and only bounds a failing test.
 #include <jambox/control/admin.hpp>
 #include <jambox/jacktest/jack_server.hpp>
-#include <jambox/test/binaries.hpp>
+#include <jambox/test/managed.hpp>
 #include <jambox/test/mosquitto.hpp>
 #include <jambox/test/process.hpp>
 #include <jambox/test/server.hpp>
 #include <jambox/test/stats.hpp>
 #include <jambox/test/temp_dir.hpp>
+#include <jambox/test/text.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
 #include <chrono>
 #include <csignal>
-#include <cstdint>
 #include <exception>
 #include <functional>
 #include <iostream>
-#include <map>
-#include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace jt = jambox::jacktest;
 using jambox::control::AdminClient;
-using jambox::control::AdminConfig;
 using jambox::test::MosquittoBroker;
-using jambox::test::Process;
+using jambox::test::received_by_remote;
+using jambox::test::status_until;
+using jambox::test::tail;
 using jambox::test::TempDir;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The end of a long log, enough to see why something failed.
-std::string tail(const std::string& text, std::size_t n = 4000) {
-  return text.size() <= n ? text : "..." + text.substr(text.size() - n);
-}
-
-// A managed box; without `jack_server` it runs without JACK (the control plane works anyway).
-std::unique_ptr<Process> start_box(const TempDir& dir, const MosquittoBroker& broker,
-                                   const std::string& key, const std::string& jack_server = {}) {
-  std::ostringstream c;
-  c << "[audio]\n"
-    << "client_name = \"" << key << "\"\n"
-    << "server_name = \""
-    << (jack_server.empty() ? "no-jack-" + std::to_string(::getpid()) : jack_server) << "\"\n"
-    << "capture = [\"\", \"\"]\n"
-    << "playback = [\"\", \"\"]\n"
-    << "monitor = false\n"
-    << "[mqtt]\n"
-    << "enabled = true\n"
-    << "broker = \"" << broker.uri() << "\"\n"
-    << "player_key = \"" << key << "\"\n"
-    << "ca_file = \"" << broker.ca().string() << "\"\n"
-    << "cert_file = \"" << broker.cert(key).string() << "\"\n"
-    << "key_file = \"" << broker.key(key).string() << "\"\n"
-    << "status_interval_s = 5\n";
-  const auto conf = dir.write_file(key + ".conf", c.str());
-  return jambox::test::spawn_built(dir.path(), "jamboxd", {"--config", conf.string()}, key);
-}
-
-AdminConfig admin_config(const MosquittoBroker& broker) {
-  AdminConfig c;
-  c.broker = broker.uri();
-  c.tls = {broker.ca(), broker.cert("jamboxctl"), broker.key("jamboxctl")};
-  return c;
-}
-
-bool answers(AdminClient& admin, const std::string& key, std::chrono::seconds within = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto ack = admin.command(key, "ping", json::object(), 500ms);
-    if (ack && ack->value("status", "") == "ok") return true;
-  }
-  return false;
-}
-
-// The first status of `key` that satisfies `accept` (nullopt after `within`).
-std::optional<json> status_until(AdminClient& admin, const std::string& key,
-                                 const std::function<bool(const json&)>& accept,
-                                 std::chrono::seconds within = 40s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  std::optional<json> last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto ack = admin.command(key, "get_status", json::object(), 5s);
-    if (ack && ack->value("status", "") == "ok" && (*ack)["result"].is_object()) {
-      last = (*ack)["result"];
-      if (accept(*last)) return last;
-    }
-    std::this_thread::sleep_for(200ms);
-  }
-  if (last) UNSCOPED_INFO(key << "'s last status: " << tail(last->dump(), 3000));
-  return std::nullopt;
-}
 
 // Sends `type` and waits until the box's admission has answered that request (admitted or
 // refused); returns the status then.
@@ -123,20 +55,6 @@ std::optional<json> admission_outcome(AdminClient& admin, const std::string& key
   });
 }
 
-// Packets received per remote (by session id), from the status's `remotes`.
-std::map<std::uint64_t, std::uint64_t> received_by_remote(const json& status) {
-  std::map<std::uint64_t, std::uint64_t> result;
-  const auto remotes = status.find("remotes");
-  if (remotes == status.end() || !remotes->is_array()) return result;
-  for (const auto& r : *remotes) {
-    if (r.is_object() && r.value("session_id", json()).is_number_unsigned() &&
-        r.value("received", json()).is_number_unsigned()) {
-      result[r["session_id"].get<std::uint64_t>()] = r["received"].get<std::uint64_t>();
-    }
-  }
-  return result;
-}
-
 const json* room_stats(const json& stats, const std::string& name) {
   return jambox::test::find_room(stats, name);
 }
@@ -147,34 +65,27 @@ TEST_CASE("rooms by code: a box makes a room, another joins by its code and hear
           "[integration][control][rooms]") {
   TempDir dir("control-rooms");
   MosquittoBroker broker(dir, {"box-a", "box-b", "box-c"});
-  jambox::test::ServerSpec spec;
-  spec.rooms = {{"band", jambox::test::random_secret(), 0}};
-  spec.log_level = "info";
-  const std::string mqtt = "[mqtt]\nenabled = true\nbroker = \"" + broker.uri() +
-                           "\"\nca_file = \"" + broker.ca().string() + "\"\ncert_file = \"" +
-                           broker.cert("jambox-broadcast").string() + "\"\nkey_file = \"" +
-                           broker.key("jambox-broadcast").string() +
-                           "\"\npublic_endpoint = \"127.0.0.1\"\n";
+  jambox::test::ServerSpec spec = jambox::test::relaying_room_server(broker);
   const auto rooms_section = [](bool on_demand) {
     return std::string("[rooms]\non_demand = ") + (on_demand ? "true" : "false") +
            "\nmax_on_demand = 2\nmax_members = 2\nidle_expiry_s = 600\n";
   };
-  spec.extra = mqtt + rooms_section(true);
+  spec.extra += rooms_section(true);
   jambox::test::BroadcastServer server(dir, spec);
   jt::JackServer jack_a(dir);
   jt::JackServer jack_b(dir);
-  auto box_a = start_box(dir, broker, "box-a", jack_a.name());
-  auto box_b = start_box(dir, broker, "box-b", jack_b.name());
-  auto box_c = start_box(dir, broker, "box-c");
+  auto box_a =
+      jambox::test::start_managed_box(dir, broker, "box-a", {.jack_server = jack_a.name()});
+  auto box_b =
+      jambox::test::start_managed_box(dir, broker, "box-b", {.jack_server = jack_b.name()});
+  auto box_c = jambox::test::start_managed_box(dir, broker, "box-c");
   const auto diagnostics = [&] {
     return "server:\n" + tail(server.log()) + "\nbox-a:\n" + tail(box_a->stderr_text()) +
            "\nbox-b:\n" + tail(box_b->stderr_text()) + "\nbox-c:\n" + tail(box_c->stderr_text()) +
            "\nbroker:\n" + tail(broker.log());
   };
 
-  AdminClient admin(admin_config(broker));
-  std::string why;
-  REQUIRE(admin.connect(10s, why));
+  AdminClient admin(jambox::test::admin_config(broker));
   // Whatever stops the test early (a failed REQUIRE throws), the logs say why.
   struct OnFailure {
     std::function<std::string()> what;
@@ -182,7 +93,7 @@ TEST_CASE("rooms by code: a box makes a room, another joins by its code and hear
       if (std::uncaught_exceptions() > 0) std::cerr << what() << "\n";
     }
   } on_failure{diagnostics};
-  for (const std::string key : {"box-a", "box-b", "box-c"}) REQUIRE(answers(admin, key));
+  jambox::test::connect_to_boxes(admin, {"box-a", "box-b", "box-c"});
 
   // 1. Box A makes a room: it gets a code, is admitted, and hosts the room's transport.
   const auto made = admission_outcome(admin, "box-a", "create_room", json::object());
@@ -280,7 +191,7 @@ TEST_CASE("rooms by code: a box makes a room, another joins by its code and hear
   // 7. A reload that turns rooms on demand off: the rooms made stay as they are, with their
   // members; no more are made.
   jambox::test::ServerSpec off = spec;
-  off.extra = mqtt + rooms_section(false);
+  off.extra = jambox::test::room_server_mqtt(broker) + rooms_section(false);
   REQUIRE(server.reload(
       jambox::test::render_config(off, jambox::test::BroadcastServer::stats_path(dir))));
   const auto disabled = admission_outcome(admin, "box-c", "create_room", json::object());

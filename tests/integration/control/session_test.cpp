@@ -232,11 +232,25 @@ TEST_CASE("another client taking over the session's client id: reconnected, the 
   Peer box(io, config_for(broker, "box-1"));
   REQUIRE(run_until(io, [&] { return watcher.session->ready() && box.session->ready(); }));
 
-  // Client ids are not tied to identities: a second client with the box's id (here the box's
-  // own certificate) makes the broker close the box's connection (mosquitto 2.0 closes it
-  // without a DISCONNECT).
+  // Client ids are not tied to identities, and a client with a connected client's id closes that
+  // connection: so the session's id carries a random part nobody can guess. A client using the
+  // box's identity as its id disturbs nothing.
+  CHECK(box.session->client_id().rfind("box-1-", 0) == 0);
+  CHECK(box.session->client_id().size() == std::string("box-1-").size() + 16);
   {
-    Peer intruder(io, config_for(broker, "box-1"));
+    SessionConfig guess = config_for(broker, "box-1");
+    guess.client_id = "box-1";
+    Peer guesser(io, guess);
+    REQUIRE(run_until(io, [&] { return guesser.session->ready(); }));
+    CHECK(delivered(io, box, watcher, "with a guesser connected"));
+    CHECK(box.session->counters().connection_losses == 0);
+  }
+  // One that knows the id (here the test, with the box's own certificate) makes the broker close
+  // the box's connection (mosquitto 2.0 closes it without a DISCONNECT): the box reconnects.
+  {
+    SessionConfig intruder_config = config_for(broker, "box-1");
+    intruder_config.client_id = box.session->client_id();
+    Peer intruder(io, intruder_config);
     REQUIRE(run_until(io, [&] { return box.session->counters().connection_losses >= 1; }));
     CHECK(box.session->last_loss_reason().find("was lost") != std::string::npos);
     CHECK(box.left_connected_because("was lost"));

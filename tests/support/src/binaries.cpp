@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace jambox::test {
@@ -79,6 +80,15 @@ std::optional<std::filesystem::path> find_installed_program(std::string_view nam
     if (is_executable_file(candidate)) return candidate;
   }
   return std::nullopt;
+}
+
+std::filesystem::path installed_program(std::string_view name) {
+  auto program = find_installed_program(name);
+  if (!program) {
+    throw std::runtime_error(std::string(name) +
+                             " is not installed (packaging/install-deps.sh test)");
+  }
+  return std::move(*program);
 }
 
 }  // namespace jambox::test

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -200,6 +201,11 @@ std::unique_ptr<Process> spawn_built(const std::filesystem::path& output_dir,
   options.name = name;
   options.unset_env = {"NOTIFY_SOCKET", "JACK_DEFAULT_SERVER"};
   return std::make_unique<Process>(options);
+}
+
+std::string unique_output_name(std::string_view what) {
+  static std::atomic<int> next{0};
+  return std::string(what) + "-" + std::to_string(++next);
 }
 
 }  // namespace jambox::test

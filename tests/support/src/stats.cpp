@@ -69,6 +69,14 @@ std::uint64_t total(const nlohmann::json& stats, std::string_view key) {
   return counter(stats, "totals", key);
 }
 
+std::uint64_t relay_dropped(const nlohmann::json& stats, const std::vector<std::string>& reasons) {
+  const auto relay = stats.find("relay");
+  if (relay == stats.end() || !relay->is_object()) return 0;
+  std::uint64_t n = 0;
+  for (const std::string& reason : reasons) n += counter(*relay, "dropped", reason);
+  return n;
+}
+
 std::int64_t member_count(const nlohmann::json& stats, std::string_view room) {
   const nlohmann::json* found = find_room(stats, room);
   if (found == nullptr) return -1;

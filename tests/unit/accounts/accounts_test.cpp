@@ -101,11 +101,12 @@ TEST_CASE("user names are one plain topic level starting with a letter", "[accou
     INFO(name);
     CHECK(ja::valid_user_name(name));
   }
-  for (const std::string& name : std::vector<std::string>{
-           "", "admin", std::string(33, 'q'), "Alice", "9lives", "_alice", "-alice", "al ice",
-           "al/ice", "al+ice", "al#ice", "al.ice", "al\nice", std::string("al\0ice", 6),
-           "al\xc3\xaf"
-           "ce"}) {
+  for (const std::string& name :
+       std::vector<std::string>{"", "admin", "jamboxctl", "jambox-broadcast", std::string(33, 'q'),
+                                "Alice", "9lives", "_alice", "-alice", "al ice", "al/ice", "al+ice",
+                                "al#ice", "al.ice", "al\nice", std::string("al\0ice", 6),
+                                "al\xc3\xaf"
+                                "ce"}) {
     INFO(name);
     CHECK_FALSE(ja::valid_user_name(name));
   }

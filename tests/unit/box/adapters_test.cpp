@@ -223,13 +223,16 @@ struct Box {
   RecordingOutbox out;
   box::RoomChannel room{out, topics, {}};
   box::AdmissionClient admission{out, topics, {}, {}};
-  box::CommandContext context{model, room, admission,
+  box::CommandContext context{model,
+                              room,
+                              admission,
                               [](milliseconds ms) {
                                 return json{{"interval_ms", ms.count()}};
                               },
                               [] {
                                 return json{{"status", "online"}};
-                              }};
+                              },
+                              {}};
   control::CommandProcessor commands;
   int id = 0;
 
@@ -355,6 +358,42 @@ TEST_CASE("commands: a transport update too large once escaped is refused", "[bo
   CHECK(ok["status"] == "ok");
 }
 
+TEST_CASE("commands: only the admin points the box at a room server by address and secret",
+          "[box][commands]") {
+  Box b;
+  box::AdmissionClient admission{b.out, b.topics, {}, {}};
+  control::CommandProcessor commands;
+  box::CommandContext context{
+      b.model,          b.room,
+      admission,        b.context.meters,
+      b.context.status, [&commands]() -> const std::string& {
+                                return commands.sender(); }};
+  box::register_commands(commands, context);
+  const json by_address = {{"room", "elsewhere"},
+                           {"server", "192.0.2.10:7930"},
+                           {"secret", "a-secret-of-the-room-1234"}};
+  const auto send = [&](std::string_view sender, const json& payload) {
+    return json::parse(commands.handle(json{{"command_id", "j" + std::to_string(++b.id)},
+                                            {"command_type", "join_room"},
+                                            {"payload", payload}}
+                                           .dump(),
+                                       Clock::now(), sender));
+  };
+  // A musician's page: refused, the box stays where it is.
+  const json refused = send("alice", by_address);
+  CHECK(refused["status"] == "error");
+  CHECK(refused["error_code"] == "not_allowed");
+  CHECK_FALSE(b.model.in_room());
+  // Joining by name (the room servers admit the box) is every sender's right.
+  const json by_name = send("alice", {{"room", "band"}});
+  CHECK(by_name["status"] == "ok");
+  CHECK(by_name["result"]["admission"] == "requested");
+  // The admin may.
+  const json admin = send("jamboxctl", by_address);
+  CHECK(admin["status"] == "ok");
+  CHECK(b.model.room().name == "elsewhere");
+}
+
 TEST_CASE("commands: create_room asks for a room by code, joins it and hosts its transport",
           "[box][commands][admission]") {
   Box b;
@@ -365,7 +404,7 @@ TEST_CASE("commands: create_room asks for a room by code, joins it and hosts its
     b.room.enter(b.model.room().name, Clock::now());
   };
   box::AdmissionClient admission{b.out, b.topics, follow, {}};
-  box::CommandContext context{b.model, b.room, admission, b.context.meters, b.context.status};
+  box::CommandContext context{b.model, b.room, admission, b.context.meters, b.context.status, {}};
   control::CommandProcessor commands;
   box::register_commands(commands, context);
   const auto send = [&](const json& payload) {

@@ -135,8 +135,8 @@ TEST_CASE("rooms by code: max_on_demand and server.max_rooms bound them; no free
           "[broadcast][rooms]") {
   OnDemandRooms rooms(rooms_config(2));
   CHECK(rooms.create("box-1", "", declared_band, 1, 16, kStart).room != nullptr);
-  CHECK(rooms.create("box-1", "", declared_band, 2, 16, kStart).room != nullptr);
-  const auto full = rooms.create("box-1", "", declared_band, 3, 16, kStart);
+  CHECK(rooms.create("box-2", "", declared_band, 2, 16, kStart).room != nullptr);
+  const auto full = rooms.create("box-3", "", declared_band, 3, 16, kStart);
   CHECK(full.room == nullptr);
   CHECK(full.error_code == "server_full");
   CHECK_THAT(full.error, Catch::Contains("2"));
@@ -158,6 +158,24 @@ TEST_CASE("rooms by code: max_on_demand and server.max_rooms bound them; no free
   CHECK(none.room == nullptr);
   CHECK(none.error_code == "server_full");
   CHECK(draws == OnDemandRooms::kCodeAttempts);
+}
+
+TEST_CASE("rooms by code: one box may have made at most two rooms at a time",
+          "[broadcast][rooms]") {
+  OnDemandRooms rooms(rooms_config(8));
+  const auto first = rooms.create("box-1", "", declared_band, 1, 16, kStart);
+  REQUIRE(first.room != nullptr);
+  const std::string first_code = first.room->code;
+  REQUIRE(rooms.create("box-1", "", declared_band, 2, 16, kStart).room != nullptr);
+  const auto third = rooms.create("box-1", "", declared_band, 3, 16, kStart);
+  CHECK(third.room == nullptr);
+  CHECK(third.error_code == "server_full");
+  CHECK_THAT(third.error, Catch::Contains("this box made 2 rooms"));
+  // Another box is not held back by it.
+  CHECK(rooms.create("box-2", "", declared_band, 3, 16, kStart).room != nullptr);
+  // Once one of its rooms is gone, the box may make another.
+  CHECK(rooms.remove(first_code));
+  CHECK(rooms.create("box-1", "", declared_band, 3, 16, kStart).room != nullptr);
 }
 
 TEST_CASE("rooms by code: a room nobody is in for idle_expiry_s is removed", "[broadcast][rooms]") {

@@ -46,6 +46,7 @@ class OnDemandRooms {
   using IsDeclared = std::function<bool(std::string_view name)>;
   // Tries this many codes before giving up (the space holds 31^6, about 887 million).
   static constexpr int kCodeAttempts = 32;
+  static constexpr std::size_t kMaxPerCreator = 2;  // rooms one box may have made at a time
 
   explicit OnDemandRooms(RoomsConfig config, CodeSource codes = make_room_code);
 

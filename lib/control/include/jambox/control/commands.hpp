@@ -100,6 +100,9 @@ class CommandProcessor {
   // The type of the command the latest handle() executed successfully ("" when it executed
   // nothing): the caller's journal line names it and its sender.
   [[nodiscard]] const std::string& last_executed() const noexcept { return last_executed_; }
+  // Who sent the command being handled (for handlers whose rules depend on it); the sender of
+  // the latest one between calls.
+  [[nodiscard]] const std::string& sender() const noexcept { return sender_; }
 
   [[nodiscard]] const CommandCounters& counters() const noexcept { return counters_; }
   // Why the latest refused message was refused (for the per-kind rejection counts).
@@ -118,6 +121,7 @@ class CommandProcessor {
   std::deque<std::string> remembered_order_;
   std::map<std::string, std::deque<Clock::time_point>, std::less<>> recent_;  // per sender
   std::string last_executed_;
+  std::string sender_;
   CommandCounters counters_;
   message::Refusal last_refusal_ = message::Refusal::invalid_json;
 };

@@ -3,7 +3,8 @@
 // Paho. Everything it reports happens on the caller's Asio loop: Paho's callbacks run on the
 // library's threads and only post to the loop, so nothing ever blocks inside them.
 //
-// Connect: clean start, keep-alive, client id = user name = our identity, Last Will. On every
+// Connect: clean start, keep-alive, user name = our identity, client id = the identity plus a
+// random suffix (see client_id()), Last Will. On every
 // connect it subscribes again (clean start forgets subscriptions) and counts as ready only once
 // the broker acknowledged them. Lost or refused connections are retried with exponential
 // backoff and jitter, reset after a connection that became ready.
@@ -40,8 +41,13 @@ enum class LinkState : std::uint8_t { disconnected, connecting, connected, recon
 [[nodiscard]] std::string_view link_state_name(LinkState state) noexcept;
 
 struct SessionConfig {
-  std::string uri;         // ssl://host:8883, wss://host/mqtt, or tcp://host:1883 (lab only)
-  std::string identity;    // client id and user name: the certificate's CN
+  std::string uri;       // ssl://host:8883, wss://host/mqtt, or tcp://host:1883 (lab only)
+  std::string identity;  // user name: the certificate's CN
+  // "" (the default): identity + "-" + 16 random hex digits, new for each Session. The broker
+  // lets a client with a connected client's id close that client's connection, and ids are not
+  // tied to identities (nor to listeners: a musician's page could use any id), so an id nobody
+  // can guess is what keeps other clients from knocking a box or a service off the broker.
+  std::string client_id;
   TlsFiles tls;            // not used for tcp://
   std::string will_topic;  // empty: no Last Will
   std::string will_payload;
@@ -117,6 +123,8 @@ class Session {
 
   [[nodiscard]] LinkState state() const noexcept;
   [[nodiscard]] bool ready() const noexcept;
+  // The MQTT client id this session connects with (SessionConfig::client_id).
+  [[nodiscard]] const std::string& client_id() const noexcept;
   [[nodiscard]] const SessionCounters& counters() const noexcept;
   // The delay before the next attempt while reconnecting, else zero.
   [[nodiscard]] std::chrono::milliseconds retry_in() const noexcept;

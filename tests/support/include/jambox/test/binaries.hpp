@@ -18,5 +18,8 @@ namespace jambox::test {
 // The installed program `name` (e.g. mosquitto): on PATH, else in /usr/sbin or /usr/local/sbin,
 // which a non-root PATH often lacks. nullopt when it is not installed.
 [[nodiscard]] std::optional<std::filesystem::path> find_installed_program(std::string_view name);
+// The same for a program a test cannot do without (mosquitto_pub, stdbuf...): throws
+// std::runtime_error naming the package script that installs it when it is missing.
+[[nodiscard]] std::filesystem::path installed_program(std::string_view name);
 
 }  // namespace jambox::test

@@ -75,4 +75,8 @@ class Process {
                                                    std::vector<std::string> args,
                                                    const std::string& name);
 
+// `what` and a number no other call in this process got ("sub-alice-3"): the output files of
+// every client a test starts sit side by side in its directory.
+[[nodiscard]] std::string unique_output_name(std::string_view what);
+
 }  // namespace jambox::test

@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace jambox::test {
 
@@ -29,6 +31,9 @@ namespace jambox::test {
 [[nodiscard]] std::uint64_t rejected_count(const nlohmann::json& stats, std::string_view reason);
 // stats["totals"][key], 0 when absent.
 [[nodiscard]] std::uint64_t total(const nlohmann::json& stats, std::string_view key);
+// The sum of relay.dropped[reason] over `reasons` (what the room relay refused), 0 while absent.
+[[nodiscard]] std::uint64_t relay_dropped(const nlohmann::json& stats,
+                                          const std::vector<std::string>& reasons);
 // rooms[name].member_count, -1 when the room is absent.
 [[nodiscard]] std::int64_t member_count(const nlohmann::json& stats, std::string_view room);
 
