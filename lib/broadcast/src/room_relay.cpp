@@ -244,6 +244,14 @@ void RoomRelay::admitted(std::string_view key, std::string_view room, Clock::tim
                  message::clip(key, 128), room);
     return;
   }
+  // No room has more than the protocol's members; each relayed message costs one publication
+  // per member, so that bounds what one member's message can make us send.
+  if (const auto room_members = rooms_.find(room);
+      room_members != rooms_.end() && room_members->second.size() >= kMaxRoomMembers) {
+    log::warning("relay: room {} has {} members already; {} is not relayed", room, kMaxRoomMembers,
+                 message::clip(key, 128));
+    return;
+  }
   members_.emplace(std::string(key), Member{std::string(room), now});
   rooms_[std::string(room)].insert(std::string(key));
   ++counters_.memberships_started;

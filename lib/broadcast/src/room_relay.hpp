@@ -82,6 +82,7 @@ class RoomRelay {
   static constexpr double kBurst = 10.0;
   static constexpr double kPerSecond = 2.0;
   static constexpr std::size_t kMaxMembers = 4096;
+  static constexpr std::size_t kMaxRoomMembers = 64;  // the most any room admits (wire limit)
   static constexpr std::size_t kMaxQueuedClears = 4096;
   static constexpr std::size_t kClearsPerTick = 20;
 
@@ -158,6 +159,8 @@ class RelayService {
 
   void stop();
   [[nodiscard]] const RoomRelay& relay() const noexcept { return *relay_; }
+  // Rooms were removed: their members and chat are forgotten now, not at the next tick.
+  void rooms_removed() { relay_->tick(RoomRelay::Clock::now()); }
 
  private:
   void arm();

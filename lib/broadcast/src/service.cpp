@@ -239,6 +239,9 @@ struct Service::Impl {
       log::notice("room {} made on demand removed: nobody was in it for {} s ({} left)", code,
                   config().on_demand.idle_expiry_s, on_demand.size());
     }
+    // The relay forgets the rooms' members and chat now, not at its next tick: a room made again
+    // with the same code starts empty.
+    if (!gone.empty() && relay) relay->rooms_removed();
   }
 
   void arm_log() {

@@ -205,6 +205,22 @@ TEST_CASE("relay: membership ends with leave, a move, silence or the room's end"
   CHECK(r.relay.room_of("box-b") == "jam");
 }
 
+TEST_CASE("relay: a room relays between at most 64 members", "[broadcast][relay]") {
+  Relay r;
+  for (std::size_t i = 0; i < RoomRelay::kMaxRoomMembers + 5; ++i) {
+    r.relay.admitted("box-" + std::to_string(i), "band", r.now);
+  }
+  CHECK(r.relay.members("band").size() == RoomRelay::kMaxRoomMembers);
+  CHECK(r.relay.room_of("box-" + std::to_string(RoomRelay::kMaxRoomMembers)).empty());
+  // One member's message goes out once per other member, never more.
+  const std::size_t mark = r.sent.size();
+  r.out("box-0", "presence", presence("presence", "band"));
+  CHECK(r.sent.size() - mark == RoomRelay::kMaxRoomMembers - 1);
+  // Another room is not held back by it.
+  r.relay.admitted("box-late", "jam", r.now);
+  CHECK(r.relay.room_of("box-late") == "jam");
+}
+
 TEST_CASE("chat: a musician's message reaches every box of the room, as the server's record",
           "[broadcast][chat]") {
   Relay r;
