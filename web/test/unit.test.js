@@ -6,7 +6,7 @@ import { parseStatus } from '../src/boxes.js';
 import { ChatLog, MAX_SHOWN, parseChatEvent, parseChatHistory, parseChatRefusal, refusalMessage,
   trimChat } from '../src/chat.js';
 import { CommandTracker, envelope, fateOfAck } from '../src/commands.js';
-import { isAuthRefusal } from '../src/connection.js';
+import { isAuthRefusal } from '../src/auth.js';
 import { MAX_MESSAGE_BYTES, parseObject } from '../src/json.js';
 import { MeterLease } from '../src/meter-lease.js';
 import { admissionMessage, normalizeCode, validCode, validKey, validUser } from '../src/names.js';
