@@ -101,7 +101,7 @@ admin=(--broker "ssl://127.0.0.1:$port" --ca "$pki/ca.crt" --cert "$pki/jamboxct
 echo "control-bench: box answering; $commands commands" >&2
 "$bench_bin" "${admin[@]}" --commands "$commands" >"$tmp/commands.json" || true
 
-# Broker restart: the box notices, backs off (1 s floor) and reconnects.
+# Broker restart: the box notices, retries within 250 ms (1 s floor if that fails) and reconnects.
 kill -KILL "$broker_pid"
 wait "$broker_pid" 2>/dev/null || true
 start_broker

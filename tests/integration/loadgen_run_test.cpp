@@ -24,7 +24,10 @@ nlohmann::json last_json_line(const std::string& text) {
 
 TEST_CASE("jambox-loadgen reports a loss-free short run as one JSON line", "[integration]") {
   const unsigned junk_rate = GENERATE(0U, 2000U);
-  INFO("junk rate " << junk_rate);
+  // Audio sealed with the room's audio key, as boxes send it: the receiving jammers open it with
+  // the same key, so a wrong seal shows as rejected (client_rejected) and missing deliveries.
+  const bool room_audio = GENERATE(false, true);
+  INFO("junk rate " << junk_rate << ", room audio " << room_audio);
   jt::TempDir dir;
   jt::ServerSpec spec;
   const std::string red = jt::random_secret();
@@ -43,6 +46,7 @@ TEST_CASE("jambox-loadgen reports a loss-free short run as one JSON line", "[int
                   "--server-pid", std::to_string(server.process().pid()),
                   "--junk-rate",  std::to_string(junk_rate),
                   "--live"};
+  if (room_audio) options.args.emplace_back("--room-audio");
   options.output_dir = dir.path();
   jt::Process loadgen(std::move(options));
   const auto status = loadgen.wait_for(std::chrono::seconds(60));
@@ -63,6 +67,8 @@ TEST_CASE("jambox-loadgen reports a loss-free short run as one JSON line", "[int
     CHECK(result.contains(key));
   }
   CHECK(result["jammers"] == 4);
+  CHECK(result["room_audio"] == room_audio);
+  CHECK(result["client_rejected"] == 0);
   CHECK(result["rooms"] == 2);
   // 2 jammers per room: every packet is expected once, at the other member.
   CHECK(result["sent"].get<std::uint64_t>() > 0);

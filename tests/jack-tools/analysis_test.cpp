@@ -168,6 +168,67 @@ TEST_CASE("multitone: lost and repeated periods are found without aliasing", "[j
   CHECK(r.correlation > 0.99);
 }
 
+TEST_CASE("multitone: audio dropped far beyond the slip window is found again", "[jack-tools]") {
+  // A receiver whose audio clock lost 40 ms (xruns) drops the 40 ms of audio that went stale:
+  // the signal goes on 1920 frames earlier, intact. Twice, in opposite directions, once past
+  // 100 ms.
+  jt::SignalSpec spec;
+  spec.kind = jt::SignalKind::multitone;
+  std::vector<float> reference(5 * 48000);
+  jt::generate(spec, 0, 0, reference);
+  auto recorded = delayed(reference, 6400, 1.0f);
+  recorded.erase(recorded.begin() + 6400 + 64 * 500, recorded.begin() + 6400 + 64 * 530);
+  const auto at = recorded.begin() + 6400 + 64 * 2000;
+  const std::vector<float> copy(at - 5760, at);  // 120 ms played again
+  recorded.insert(at, copy.begin(), copy.end());
+
+  jt::CorrelationOptions options;
+  options.relock_frames = 12000;
+  options.relock_step = 4;
+  const auto r = jt::correlate(recorded, reference, options);
+  REQUIRE(r.found);
+  CHECK(r.lag == 6400);
+  CHECK(r.lag_changes == 2);
+  CHECK(r.lag_jumps == 2);
+  CHECK(r.lag_min == 6400 - 64 * 30);
+  CHECK(r.lag_max == 6400 - 64 * 30 + 5760);
+  // The 30 dropped periods are lost audio; the search needs a clean 1024-frame stretch after
+  // them, found within two more tries. The repeated audio is found at once.
+  CHECK(r.glitch_periods >= 30);
+  CHECK(r.glitch_periods <= 30 + 2 * 16 + 2);
+  CHECK(r.correlation > 0.97);
+
+  // Followed only nearby (the default), everything after the first jump matches nowhere.
+  const auto near = jt::correlate(recorded, reference);
+  CHECK(near.lag_changes == 0);
+  CHECK(near.glitch_periods > 3000);
+  CHECK(near.correlation < 0.5);
+}
+
+TEST_CASE("multitone: a stretch of another signal is not mistaken for a far continuation",
+          "[jack-tools]") {
+  jt::SignalSpec spec;
+  spec.kind = jt::SignalKind::multitone;
+  std::vector<float> reference(3 * 48000);
+  jt::generate(spec, 0, 0, reference);
+  auto recorded = delayed(reference, 6400, 1.0f);
+  // 0.5 s of a different multitone (another seed) in place of the signal.
+  jt::SignalSpec other = spec;
+  other.seed = spec.seed + 1;
+  std::vector<float> wrong(24000);
+  jt::generate(other, 0, 64 * 600, wrong);
+  std::copy(wrong.begin(), wrong.end(), recorded.begin() + 6400 + 64 * 600);
+
+  jt::CorrelationOptions options;
+  options.relock_frames = 12000;
+  options.relock_step = 4;
+  const auto r = jt::correlate(recorded, reference, options);
+  REQUIRE(r.found);
+  CHECK(r.lag_changes == 0);  // the signal comes back where it was
+  CHECK(r.glitch_periods >= 370);
+  CHECK(r.glitch_periods <= 380);
+}
+
 TEST_CASE("a repeated period (naive concealment) is one lag change", "[jack-tools]") {
   const auto reference = noise(48000);
   auto recorded = delayed(reference, 640, 1.0f);

@@ -39,6 +39,17 @@ constexpr double kIntegrateBand = 16.0;
 // A packet later than this many consecutive times means the sender restarted its sequence.
 constexpr std::uint32_t kResyncAfterLate = 64;
 
+// Lost time. When our audio thread is not run for a while (an xrun: a driver that wakes late and
+// skips the cycles it missed, a stopped JACK server), our clock loses that time while the sender's
+// packets keep coming: the buffer is that much deeper at once, and steering alone would take
+// 1 s per 3 ms to play the excess off. Lost time is told from a late period by comparing the
+// periods' monotonic times with the frames played: a late period on a sound card is followed by
+// an early one, which pays the debt back, while a skipped cycle never is. It counts once it
+// exceeds three periods (more than a period buffer of two or three can absorb without an xrun),
+// and drift (below kMaxDriftPpm) is forgiven as it accrues.
+constexpr std::size_t kLostPeriods = 3;
+constexpr double kLostAllowance = kMaxDriftPpm * 1e-6;
+
 bool valid_frames(std::size_t f) {
   return f == 32 || f == 64 || f == 128 || f == 256;
 }
@@ -81,6 +92,12 @@ struct JitterBuffer::State {
   std::uint64_t clock = 0;    // frames played
   std::uint64_t first_clock = 0;
   std::uint64_t last_push_clock = 0;
+
+  // Lost time: the last period time seen with a push, our clock then, and the frames our clock
+  // fell behind the monotonic clock since (not yet acted on).
+  std::uint64_t last_now_us = 0;
+  std::uint64_t last_now_clock = 0;
+  double lost = 0.0;
 
   bool concealing = false;
   std::int64_t counted_lost = kNoTag;  // last packet counted as concealed
@@ -157,6 +174,7 @@ struct JitterBuffer::State {
     ratio = 1.0;
     have_transit = false;
     crossfade_left = 0;
+    lost = 0.0;  // the start position is chosen from the depth
     // Fade in from whatever is playing (concealment of a previous stream, or silence).
     if (!concealing) {
       concealer.begin();
@@ -216,6 +234,51 @@ struct JitterBuffer::State {
       quantile_frames = static_cast<double>((b2 + 1) * kBinFrames);  // bin's upper edge
       update_target();
     }
+  }
+
+  // Accrues the time our clock fell behind the monotonic clock between two periods that pushed.
+  void observe_period(std::uint64_t now_us) {
+    if (now_us == 0) return;
+    if (last_now_us != 0 && now_us > last_now_us && clock >= last_now_clock) {
+      const double wall = static_cast<double>(now_us - last_now_us) * kRate / 1e6;
+      const auto played = static_cast<double>(clock - last_now_clock);
+      // A gap of many seconds is a sender that went quiet on a stopped audio thread: the stream
+      // restarts from scratch anyway, and the sum must stay bounded.
+      lost = std::clamp(lost + wall - played * (1.0 + kLostAllowance), 0.0,
+                        static_cast<double>(kRingFrames));
+    }
+    if (now_us != last_now_us || clock != last_now_clock) {
+      last_now_us = now_us;
+      last_now_clock = clock;
+    }
+  }
+
+  // After lost time, drops the audio that became stale: as much as was lost, never below the
+  // target. The excess is what both the depth and the audio actually held say is beyond the
+  // target: after the sender lost time instead, the depth reads high (the baseline remembers the
+  // earlier schedule for 2 s) while little is held, and nothing may be dropped. Without period
+  // times (or if lost time came in slices too small to tell from late periods), holding more
+  // than a ceiling beyond the target can only be stale audio too: steering never leaves that much
+  // (a late packet's wait keeps at most the ceiling).
+  void catch_up(std::size_t pos) {
+    const double held = static_cast<double>((max_ext + 1) * frames - read_pos);
+    const double excess = std::floor(std::min(depth, held) - target);
+    double drop = 0.0;
+    if (lost >= static_cast<double>(kLostPeriods * period)) {
+      drop = std::min(lost, excess);
+      lost = 0.0;
+    } else if (excess > ceiling_frames()) {
+      drop = excess;
+    }
+    // Less than a period of excess: the lost time was absorbed already (or was a late period).
+    if (drop < static_cast<double>(period) || !present(cursor())) return;
+    begin_conceal(pos);  // cross-fades from the old audio's continuation into the new
+    const std::int64_t before = read_pos;
+    skip_present(static_cast<std::int64_t>(drop));
+    if (read_pos == before) return;
+    depth -= static_cast<double>(read_pos - before);
+    ++stats.catch_ups;
+    stats.caught_up_frames += static_cast<std::uint64_t>(read_pos - before);
   }
 
   void observe_arrival(std::int64_t ext, std::uint64_t arrival_us) {
@@ -284,6 +347,11 @@ struct JitterBuffer::State {
   void source(std::size_t m) {
     std::size_t pos = 0;
     recorded = 0;
+    if (mode == Mode::playing) {
+      if (stalled == 0) catch_up(pos);
+    } else {
+      lost = 0.0;
+    }
     while (pos < m) {
       if (mode != Mode::playing) {
         if (concealing) {
@@ -405,6 +473,9 @@ void JitterBuffer::reset() noexcept {
   s.stalled = 0;
   s.clock = 0;
   s.last_push_clock = 0;
+  s.last_now_us = 0;
+  s.last_now_clock = 0;
+  s.lost = 0.0;
   s.have_base = false;
   s.hist.fill(0.0);
   s.hist_weight = 1.0;
@@ -428,6 +499,7 @@ PushResult JitterBuffer::push(std::uint32_t sequence, std::span<const float> ch1
                               std::span<const float> ch2, std::uint64_t arrival_us,
                               std::uint64_t now_us) noexcept {
   State& s = *s_;
+  s.observe_period(now_us);
   // Where between the last period boundary and now the packet really arrived, in our frames.
   double age_frames = 0.0;
   if (arrival_us != 0 && now_us != 0) {

@@ -4,7 +4,6 @@
 #include <jambox/config/config.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/system/notify.hpp>
-#include <jambox/system/thread.hpp>
 #include <jambox/version.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -89,12 +88,6 @@ struct Box::Impl {
                 info.realtime
                     ? " (real-time priority " + std::to_string(info.realtime_priority) + ")"
                     : " (not real-time)");
-    if (info.realtime && config().network_priority >= info.realtime_priority) {
-      log::warning(
-          "the network thread (audio.network_priority = {}) is not below JACK's audio thread "
-          "(priority {}): lower network_priority or raise jackd's -P",
-          config().network_priority, info.realtime_priority);
-    }
   }
 
   int run() {
@@ -111,7 +104,6 @@ struct Box::Impl {
     next_journal = started + config().status_interval;
     arm_status();
     log_start_summary();
-    prioritise_network();
     io.run();
     return exit_code;
   }
@@ -134,22 +126,6 @@ struct Box::Impl {
         static_cast<double>(c.engine.jitter.floor_ms),
         static_cast<double>(c.engine.jitter.ceiling_ms),
         c.engine.jitter.adaptive ? " (adaptive)" : " (fixed)");
-  }
-
-  // This thread runs the event loop, so it is the network thread. Threads started before (the
-  // JACK supervisor's) keep normal scheduling.
-  void prioritise_network() const {
-    const int priority = config().network_priority;
-    if (priority <= 0) return;
-    if (const std::error_code ec = system::make_thread_realtime(priority)) {
-      log::warning(
-          "network thread runs with normal scheduling: SCHED_FIFO priority {} refused ({}); "
-          "packets may wait behind other programs. Allow it with LimitRTPRIO= in the unit (or "
-          "membership of the audio group), or set audio.network_priority = 0",
-          priority, ec.message());
-    } else {
-      log::info("network thread runs under SCHED_FIFO priority {}", priority);
-    }
   }
 
   void on_signal(const boost::system::error_code& ec, int sig) {
@@ -221,6 +197,7 @@ struct Box::Impl {
     std::uint64_t concealed = 0;
     std::uint64_t underruns = 0;
     std::uint64_t late = 0;
+    std::uint64_t catch_ups = 0;
     float depth_ms = 0.0F;
   };
 
@@ -230,6 +207,7 @@ struct Box::Impl {
       t.concealed += r.jitter.concealed;
       t.underruns += r.jitter.underruns;
       t.late += r.jitter.late;
+      t.catch_ups += r.jitter.catch_ups;
       t.depth_ms = std::max(t.depth_ms, r.jitter.depth_ms);
     }
     return t;
@@ -265,14 +243,16 @@ struct Box::Impl {
     return fmt::format(
         "status room={} link={} members={} rtt_ms={:.2f} jack={} period={} rate={} xruns={} "
         "engine_us_p999={} remotes={} depth_ms={:.2f} concealed={} underruns={} late={} "
-        "sent={} received={} keepalives={} rejected={} room_key_rejected={} inbound_dropped={} "
+        "catch_ups={} sent={} received={} keepalives={} rejected={} room_key_rejected={} "
+        "inbound_dropped={} "
         "rejoins={} encrypted={}",
         l.room, l.state == LinkState::joined ? "joined" : "not-joined", f.members(),
         static_cast<double>(l.rtt_us) / 1000.0,
         j.state == jack::State::connected ? "connected" : "down", j.period, j.sample_rate, j.xruns,
         f.engine_us_p999, f.remotes.size(), static_cast<double>(t.depth_ms), t.concealed,
-        t.underruns, t.late, l.audio_sent, l.audio_received, l.keepalives_sent, l.rejected,
-        l.room_key_rejected, l.inbound_dropped, l.rejoins, l.audio_encrypted ? "yes" : "no");
+        t.underruns, t.late, t.catch_ups, l.audio_sent, l.audio_received, l.keepalives_sent,
+        l.rejected, l.room_key_rejected, l.inbound_dropped, l.rejoins,
+        l.audio_encrypted ? "yes" : "no");
   }
 
   // One thread runs the loop (the JACK supervisor's helper thread only posts to it).

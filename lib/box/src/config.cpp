@@ -151,7 +151,14 @@ BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides)
   } catch (const std::invalid_argument& e) {
     audio.fail("jitter_floor_ms", e.what());
   }
-  c.network_priority = static_cast<int>(audio.get_int("network_priority", 4, 0, 98));
+  if (audio.has("network_priority")) {
+    // Still checked, so a file that was valid stays valid; the room's packets travel on JACK's
+    // audio thread now, and the loop left behind must not run real-time (it allocates).
+    static_cast<void>(audio.get_int("network_priority", 0, 0, 98));
+    c.warnings.push_back(
+        "audio.network_priority is no longer used: the room's packets travel on JACK's audio "
+        "thread (its priority is jackd's -P); remove the key");
+  }
   c.mix.monitor = audio.get_bool("monitor", true);
   c.mix.monitor_gain_db = static_cast<float>(audio.get_double("monitor_gain_db", 0.0, -60.0, 12.0));
   c.mix.master_gain_db = static_cast<float>(audio.get_double("master_gain_db", 0.0, -60.0, 12.0));

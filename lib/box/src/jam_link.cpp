@@ -1,15 +1,12 @@
+#include "data_plane.hpp"
 #include <jambox/box/jam_link.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/net/endpoint.hpp>
 #include <jambox/net/host_port.hpp>
-#include <jambox/net/udp_socket.hpp>
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,11 +21,6 @@ namespace jambox::box {
 
 using net::Endpoint;
 using net::parse_endpoint;
-using net::ReceiveBatch;
-using net::SendBatch;
-using net::SendResult;
-using net::SocketOptions;
-using net::UdpSocket;
 using net::unmapped;
 
 namespace asio = boost::asio;
@@ -36,10 +28,14 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// How often the loop looks after retries, keepalives and timeouts. Audio never waits for it: the
-// eventfd wakes the link for every period.
+// How often the loop looks after retries, keepalives, timeouts and the audio thread. Audio never
+// waits for it: the audio thread carries the packets itself once the box is in the room.
 constexpr milliseconds kTick{20};
-constexpr std::size_t kBatch = 32;
+// The audio thread counts as running when it began a period this recently (JACK's longest
+// accepted period is 5.3 ms), and as stalled, so that the loop takes the packets back and keeps
+// the membership alive, when it has not for this long.
+constexpr milliseconds kAudioRunning{50};
+constexpr milliseconds kAudioStalled{250};
 
 std::uint64_t now_us() noexcept {
   timespec ts{};
@@ -50,6 +46,11 @@ std::uint64_t now_us() noexcept {
 
 std::uint64_t us(milliseconds ms) noexcept {
   return static_cast<std::uint64_t>(ms.count()) * 1000U;
+}
+
+// How long ago `then` was; 0 when another thread stamped it after we read the clock.
+std::uint64_t age(std::uint64_t now, std::uint64_t then) noexcept {
+  return now > then ? now - then : 0;
 }
 
 // The configured server, or std::invalid_argument naming it and the accepted form.
@@ -95,34 +96,69 @@ std::string_view link_state_name(LinkState state) noexcept {
 
 struct JamLink::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, audio::InboundQueue& in, audio::OutboundQueue& out, JamLinkConfig c)
-      : io(io_),
-        inbound(in),
-        outbound(out),
-        config(std::move(c)),
-        socket(io_),
-        resolver(io_),
-        wake_descriptor(io_),
-        timer(io_),
-        receive_batch(kBatch, wire::kMaxDatagram + 1),
-        send_batch(kBatch, wire::kMaxDatagram) {
-    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-    wake_descriptor.assign(fd);
-    wake_fd = fd;
-    session = session_for(config);
+      : io(io_), config(std::move(c)), plane(in, out), resolver(io_), watch(io_), timer(io_) {
+    plane.set_session(session_for(config));
+    plane.set_keepalive_interval_us(us(config.keepalive_interval));
+    on_heard = [this](DataPlane::Heard heard) {
+      if (heard == DataPlane::Heard::welcomed) {
+        on_welcome();
+      } else {
+        on_notice();
+      }
+    };
+  }
+
+  [[nodiscard]] wire::ClientSession* session() noexcept { return plane.session(); }
+
+  // --- who holds the packets --------------------------------------------------------------------
+
+  // Takes the data plane back from the audio thread (if it had it) and watches the socket again.
+  // Every loop action on the session or the socket starts here.
+  void hold() {
+    if (!plane.offered()) return;
+    plane.recall();
+    watch_socket();
+  }
+
+  // Leaves the session's packets to the audio thread: from its next period it receives, sends and
+  // keeps the session alive, and this loop no longer watches the socket.
+  void hand_over() {
+    unwatch_socket();
+    plane.offer();
+  }
+
+  void watch_socket() {
+    if (watching || !plane.socket_open()) return;
+    watch.assign(plane.socket_fd());
+    watching = true;
+    ++watch_generation;
+    arm_receive();
+  }
+
+  void unwatch_socket() {
+    if (!watching) return;
+    // release(), not close(): the reactor forgets the descriptor (EPOLL_CTL_DEL) and the socket
+    // stays open for whoever polls it. A pending wait completes with operation_aborted.
+    static_cast<void>(watch.release());
+    watching = false;
+  }
+
+  void set_state(LinkState next) {
+    state = next;
+    plane.set_sending(next == LinkState::joined);
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
 
   // No room (a managed box before its first join_room): no session, and start() does nothing.
   void start() {
-    if (!session) return;
+    hold();
+    if (!session()) return;
     // Checked before anything changes: a malformed address leaves the link as it was.
     target = checked_server(config.server);
     stopped = false;
     if (!loops_armed) {
       loops_armed = true;
-      arm_wake();
       arm_tick();
     }
     resolve();
@@ -130,7 +166,7 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
 
   // `target` was checked by start(): nothing here can refuse it.
   void resolve() {
-    state = LinkState::resolving;
+    set_state(LinkState::resolving);
     // A lookup still under way for an earlier server must not land after this one.
     const unsigned generation = ++resolve_generation;
     if (target.numeric) {
@@ -155,40 +191,38 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void on_resolved(const Endpoint& ep) {
-    server_ep = unmapped(ep);
-    const bool v6 = server_ep.address().is_v6();
-    if (socket.is_open() && socket_v6 != v6) socket.close();
-    if (!socket.is_open()) {
-      socket.bind(parse_endpoint(v6 ? "[::]:0" : "0.0.0.0:0"), SocketOptions{});
-      socket_v6 = v6;
-      arm_receive();
+    hold();
+    unwatch_socket();
+    try {
+      plane.connect(unmapped(ep));
+    } catch (const std::system_error& e) {
+      problem(e.what());
+      log::warning("{}", e.what());
+      enter_backoff(next_backoff());
+      resolve_pending = true;
+      return;
     }
+    watch_socket();
     resolve_pending = false;
     begin_join();
   }
 
   void begin_join() {
-    state = LinkState::joining;
+    set_state(LinkState::joining);
     const std::uint64_t now = now_us();
-    join_started_us = now;
     next_no_answer_log_us = now + us(config.no_answer_log);
     send_join(now);
   }
 
   void send_join(std::uint64_t now) {
-    auto buf = send_batch.prepare();
-    const std::size_t n = session->make_join(buf);
     last_join_us = now;
-    if (n > 0 && send_batch.commit(n, server_ep)) {
-      ++stats.joins_sent;
-      flush();
-    }
+    if (plane.send_join()) ++stats.joins_sent;
   }
 
   // Forgets the session and joins again after `delay`.
   void enter_backoff(milliseconds delay) {
-    session->reset();
-    state = LinkState::backoff;
+    plane.reset_session();
+    set_state(LinkState::backoff);
     backoff_until_us = now_us() + us(delay);
   }
 
@@ -198,20 +232,14 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     return backoff;
   }
 
-  void send_leave() {
-    if (!session || !session->admitted() || !socket.is_open()) return;
-    auto buf = send_batch.prepare();
-    const std::size_t n = session->make_leave(now_us(), buf);
-    if (n > 0 && send_batch.commit(n, server_ep)) flush();
-  }
-
   void leave() {
-    if (session && session->admitted()) {
+    hold();
+    if (session() != nullptr && session()->admitted()) {
       log::info("leaving room {} on {}", config.room, config.server);
     }
-    send_leave();
-    if (session) session->reset();
-    state = LinkState::stopped;
+    plane.send_leave(now_us());
+    plane.reset_session();
+    set_state(LinkState::stopped);
     stopped = true;
     ++resolve_generation;
     resolver.cancel();
@@ -222,54 +250,48 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     // refused join_room or reload keeps the box where it is.
     if (!c.room.empty()) static_cast<void>(checked_server(c.server));
     std::unique_ptr<wire::ClientSession> next = session_for(c);
+    hold();
     if (!next) {
       leave();  // no room to go to
       config = std::move(c);
-      session.reset();
+      plane.set_session(nullptr);
       return;
     }
-    send_leave();
+    plane.send_leave(now_us());
     config = std::move(c);
-    session = std::move(next);
+    plane.set_session(std::move(next));
+    plane.set_keepalive_interval_us(us(config.keepalive_interval));
     backoff = milliseconds{0};
     stats.last_problem.clear();
     start();
   }
 
   void close() {
+    plane.recall();
     stopped = true;
     closed = true;
     resolver.cancel();
     timer.cancel();
-    boost::system::error_code ignored;
-    wake_descriptor.cancel(ignored);
-    socket.cancel();
+    unwatch_socket();
   }
 
   void problem(std::string text) { stats.last_problem = std::move(text); }
 
   // --- event sources -------------------------------------------------------------------------
 
-  void arm_wake() {
-    wake_descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
-                               [self = shared_from_this()](const boost::system::error_code& ec) {
-                                 if (ec || self->closed) return;
-                                 std::uint64_t count = 0;
-                                 // Resets the counter; EAGAIN (already drained) is harmless.
-                                 const ssize_t r = ::read(self->wake_descriptor.native_handle(),
-                                                          &count, sizeof count);
-                                 static_cast<void>(r);
-                                 self->drain_outbound();
-                                 self->arm_wake();
-                               });
-  }
-
   void arm_receive() {
-    socket.async_wait_readable([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || self->closed || !self->socket.is_open()) return;
-      self->receive_all();
-      self->arm_receive();
-    });
+    watch.async_wait(
+        asio::posix::stream_descriptor::wait_read,
+        [self = shared_from_this(),
+         generation = watch_generation](const boost::system::error_code& ec) {
+          if (ec || self->closed || !self->watching || generation != self->watch_generation) {
+            return;
+          }
+          self->plane.receive_all(now_us(), self->on_heard);
+          if (self->watching && generation == self->watch_generation) {
+            self->arm_receive();
+          }
+        });
   }
 
   void arm_tick() {
@@ -281,135 +303,24 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  // --- hot paths: no allocation, no logging ---------------------------------------------------
-
-  void drain_outbound() {
-    const std::uint64_t now = now_us();
-    const bool admitted = session && session->admitted() && state == LinkState::joined;
-    const std::size_t payload =
-        wire::audio_payload_size(config.shape.frames, config.shape.channels, config.shape.format);
-    outbound.consume_all([&](const audio::OutboundPacket& p) {
-      if (!admitted || p.frames != config.shape.frames || p.format != config.shape.format ||
-          p.payload_len != payload) {
-        ++stats.outbound_skipped;
-        return;
-      }
-      if (send_batch.full()) flush();
-      auto buf = send_batch.prepare();
-      std::memcpy(buf.data() + session->audio_offset(), p.payload.data(), p.payload_len);
-      const std::size_t n = session->seal_audio_in_place(now, buf);
-      if (n == 0 || !send_batch.commit(n, server_ep)) {
-        ++stats.outbound_skipped;
-        return;
-      }
-      ++stats.audio_sent;
-      last_send_us = now;
-    });
-    flush();
-  }
-
-  void flush() {
-    if (send_batch.empty()) return;
-    if (!socket.is_open()) {
-      stats.send_dropped += send_batch.size();
-      send_batch.clear();
-      return;
-    }
-    const SendResult r = socket.send(send_batch);
-    stats.send_dropped += r.dropped;
-  }
-
-  void receive_all() {
-    for (;;) {
-      std::error_code ec;
-      const std::size_t n = socket.receive(receive_batch, ec);
-      if (ec || n == 0) return;
-      const bool more = n == receive_batch.capacity();
-      const std::uint64_t now = now_us();
-      for (std::size_t i = 0; i < n; ++i) {
-        if (receive_batch.truncated(i) || unmapped(receive_batch.source(i)) != server_ep) {
-          ++stats.rejected;
-          continue;
-        }
-        handle(receive_batch.data(i), now);
-      }
-      // A partial batch emptied the socket: asking again would only cost a system call that
-      // returns EAGAIN (at 64 frames this path runs over a thousand times a second).
-      if (!more) return;
-    }
-  }
-
-  void handle(std::span<const std::uint8_t> datagram, std::uint64_t now) {
-    wire::PacketView view;
-    if (!session) {
-      ++stats.rejected;  // nothing can be authentic before we joined anything
-      return;
-    }
-    switch (session->receive(datagram, now, view)) {
-      case wire::ClientSession::Event::rejected:
-        ++stats.rejected;
-        if (session->last_reject() == wire::Reject::room_key) ++stats.room_key_rejected;
-        return;
-      case wire::ClientSession::Event::welcomed:
-        last_rx_us = now;
-        on_welcome();
-        return;
-      case wire::ClientSession::Event::notice:
-        last_rx_us = now;
-        on_notice();
-        return;
-      case wire::ClientSession::Event::audio: {
-        last_rx_us = now;
-        last_audio_rx_us = now;
-        ++stats.audio_received;
-        const wire::Header& h = view.header;
-        scratch.session_id = h.session_id;
-        scratch.sequence = h.sequence;
-        scratch.frames = h.frames;
-        scratch.format = h.format;
-        scratch.has_room_clock = h.room_clock != 0;
-        scratch.room_clock = h.room_clock;
-        scratch.arrival_us = now;
-        scratch.payload_len = static_cast<std::uint16_t>(view.payload.size());
-        std::memcpy(scratch.payload.data(), view.payload.data(), view.payload.size());
-        if (!inbound.push(scratch)) ++stats.inbound_dropped;
-        return;
-      }
-      case wire::ClientSession::Event::echo: {
-        last_rx_us = now;
-        ++stats.echoes;
-        // A lone jammer hears no audio that could carry the room clock: hand the echo's
-        // reading over instead, at most every few periods.
-        const std::uint32_t clock = view.header.room_clock;
-        if (clock != 0 && now - last_audio_rx_us > 50000 && now - last_clock_push_us > 10000) {
-          clock_slot.has_room_clock = true;
-          clock_slot.room_clock = clock;
-          clock_slot.arrival_us = now;
-          if (inbound.push(clock_slot)) last_clock_push_us = now;
-        }
-        return;
-      }
-    }
-  }
-
   // --- handshake events (rare: may log) -------------------------------------------------------
 
   void on_welcome() {
     if (state != LinkState::joining) return;
-    state = LinkState::joined;
+    set_state(LinkState::joined);
     backoff = milliseconds{0};
     ++stats.welcomes;
     stats.last_problem.clear();
-    const auto& w = session->welcome();
+    const auto& w = session()->welcome();
     log::notice("joined room {} on {} as session {:08x} ({} of {} members)", config.room,
-                config.server, session->session_id(), w.members, w.max_members);
+                config.server, session()->session_id(), w.members, w.max_members);
     // The first packet makes us a member; send one now in case JACK is not running yet.
-    send_keepalive(now_us());
+    plane.send_keepalive(now_us());
   }
 
   void on_notice() {
     ++stats.notices;
-    const wire::NoticeCode code = session->last_notice();
+    const wire::NoticeCode code = session()->last_notice();
     if (code == wire::NoticeCode::room_full) {
       ++stats.room_full;
       const milliseconds delay = next_backoff();
@@ -427,33 +338,23 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     enter_backoff(delay);
   }
 
-  void send_keepalive(std::uint64_t now) {
-    auto buf = send_batch.prepare();
-    const std::size_t n = session->make_keepalive(now, buf);
-    if (n > 0 && send_batch.commit(n, server_ep)) {
-      ++stats.keepalives_sent;
-      last_send_us = now;
-      flush();
-    }
-  }
+  // --- the tick: everything timed --------------------------------------------------------------
 
   void tick() {
-    if (stopped) {
-      // Keep the engine's ring empty so its drop counter means real trouble.
-      outbound.consume_all([&](const audio::OutboundPacket&) { ++stats.outbound_skipped; });
+    const std::uint64_t now = now_us();
+    if (plane.offered()) {
+      audio_thread_tick(now);
       return;
     }
-    const std::uint64_t now = now_us();
-    drain_outbound();  // in case a wake-up was coalesced away
-    if (stats.room_key_rejected != room_key_rejected_logged && now >= next_room_key_log_us) {
-      next_room_key_log_us = now + 10'000'000;
-      room_key_rejected_logged = stats.room_key_rejected;
-      problem("audio from a member of room " + config.room + " cannot be decrypted");
-      log::warning(
-          "{} ({} packets so far): that member has another audio key for the room; check that "
-          "every box of the room has the same secret, or joins through the same room server",
-          stats.last_problem, stats.room_key_rejected);
+    if (stopped) {
+      // Keep the engine's ring empty so its drop counter means real trouble.
+      plane.discard_outbound();
+      return;
     }
+    // JACK runs but the audio thread does not hold the packets (joining, or just admitted): what
+    // it queued goes out (or is counted as skipped) from here.
+    plane.send_outbound(now);
+    log_room_key_rejections(now);
     switch (state) {
       case LinkState::stopped:
       case LinkState::resolving:
@@ -468,17 +369,13 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
         }
         break;
       case LinkState::joined:
-        if (now - last_rx_us > us(config.silence_rejoin)) {
-          ++stats.rejoins;
-          problem("nothing heard from " + config.server + " for " +
-                  std::to_string(config.silence_rejoin.count()) + " ms");
-          log::warning("{}: rejoining room {}", stats.last_problem, config.room);
-          session->reset();
-          begin_join();
-        } else if (now - last_send_us >= us(config.keepalive_interval)) {
+        if (silent(now)) {
+          rejoin_after_silence();
+        } else if (age(now, plane.last_send_us()) >= us(config.keepalive_interval)) {
           // No audio went out lately (JACK down or stalled): stay a member, keep measuring.
-          send_keepalive(now);
+          plane.send_keepalive(now);
         }
+        if (state == LinkState::joined && audio_thread_running(now)) hand_over();
         break;
       case LinkState::backoff:
         if (now >= backoff_until_us) {
@@ -492,25 +389,69 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // The audio thread holds the packets: only watch it and the session's health.
+  void audio_thread_tick(std::uint64_t now) {
+    log_room_key_rejections(now);
+    if (plane.take_notice()) {
+      hold();
+      on_notice();
+      return;
+    }
+    if (silent(now)) {
+      hold();
+      rejoin_after_silence();
+      return;
+    }
+    // JACK stopped calling us (server gone, stalled or restarting): the loop keeps the
+    // membership alive with keepalives until the audio thread runs again.
+    if (age(now, plane.last_period_us()) > us(kAudioStalled)) hold();
+  }
+
+  [[nodiscard]] bool silent(std::uint64_t now) const {
+    return age(now, plane.last_rx_us()) > us(config.silence_rejoin);
+  }
+
+  [[nodiscard]] bool audio_thread_running(std::uint64_t now) const {
+    const std::uint64_t last = plane.last_period_us();
+    return last != 0 && age(now, last) <= us(kAudioRunning);
+  }
+
+  void rejoin_after_silence() {
+    ++stats.rejoins;
+    problem("nothing heard from " + config.server + " for " +
+            std::to_string(config.silence_rejoin.count()) + " ms");
+    log::warning("{}: rejoining room {}", stats.last_problem, config.room);
+    plane.reset_session();
+    begin_join();
+  }
+
+  void log_room_key_rejections(std::uint64_t now) {
+    const std::uint64_t rejected =
+        plane.counters().room_key_rejected.load(std::memory_order_relaxed);
+    if (rejected == room_key_rejected_logged || now < next_room_key_log_us) return;
+    next_room_key_log_us = now + 10'000'000;
+    room_key_rejected_logged = rejected;
+    problem("audio from a member of room " + config.room + " cannot be decrypted");
+    log::warning(
+        "{} ({} packets so far): that member has another audio key for the room; check that "
+        "every box of the room has the same secret, or joins through the same room server",
+        stats.last_problem, rejected);
+  }
+
   asio::io_context& io;
-  audio::InboundQueue& inbound;
-  audio::OutboundQueue& outbound;
   JamLinkConfig config;
-  std::unique_ptr<wire::ClientSession> session;
+  DataPlane plane;
+  std::function<void(DataPlane::Heard)> on_heard;
   std::uint64_t room_key_rejected_logged = 0;  // the journal says so at most every 10 s
   std::uint64_t next_room_key_log_us = 0;
-  UdpSocket socket;
-  bool socket_v6 = false;
   asio::ip::udp::resolver resolver;
-  asio::posix::stream_descriptor wake_descriptor;
-  int wake_fd = -1;
+  asio::posix::stream_descriptor watch;  // the socket's readiness, while the loop holds it
+  bool watching = false;
+  unsigned watch_generation = 0;
   asio::steady_timer timer;
-  ReceiveBatch receive_batch;
-  SendBatch send_batch;
   net::HostPort target;  // config.server, parsed by start()
-  Endpoint server_ep;
   LinkState state = LinkState::stopped;
-  LinkStats stats;
+  LinkStats stats;  // the loop's own figures; the packet counters live in the plane
   std::atomic<bool> audio_running{false};
   bool stopped = true;
   bool closed = false;
@@ -519,15 +460,8 @@ struct JamLink::Impl : std::enable_shared_from_this<Impl> {
   unsigned resolve_generation = 0;
   milliseconds backoff{0};
   std::uint64_t last_join_us = 0;
-  std::uint64_t join_started_us = 0;
   std::uint64_t next_no_answer_log_us = 0;
   std::uint64_t backoff_until_us = 0;
-  std::uint64_t last_rx_us = 0;
-  std::uint64_t last_audio_rx_us = 0;
-  std::uint64_t last_clock_push_us = 0;
-  std::uint64_t last_send_us = 0;
-  audio::InboundPacket scratch;
-  audio::InboundPacket clock_slot;  // frames 0: clock only
 };
 
 JamLink::JamLink(asio::io_context& io, audio::InboundQueue& inbound, audio::OutboundQueue& outbound,
@@ -552,15 +486,12 @@ void JamLink::set_audio_running(bool running) noexcept {
   impl_->audio_running.store(running, std::memory_order_relaxed);
 }
 
-int JamLink::wake_fd() const noexcept {
-  return impl_->wake_fd;
+void JamLink::audio_period_begin(std::uint64_t now_us) noexcept {
+  impl_->plane.begin_period(now_us);
 }
 
-void JamLink::wake(int fd) noexcept {
-  const std::uint64_t one = 1;
-  // EFD_NONBLOCK: never blocks; EAGAIN only when the counter is saturated, i.e. already woken.
-  const ssize_t r = ::write(fd, &one, sizeof one);
-  static_cast<void>(r);
+void JamLink::audio_period_end(std::uint64_t now_us) noexcept {
+  impl_->plane.end_period(now_us);
 }
 
 LinkState JamLink::state() const noexcept {
@@ -568,23 +499,39 @@ LinkState JamLink::state() const noexcept {
 }
 
 LinkStats JamLink::stats() const {
-  LinkStats s = impl_->stats;
-  s.state = impl_->state;
-  s.audio_running = impl_->audio_running.load(std::memory_order_relaxed);
-  s.server = impl_->config.server;
-  s.room = impl_->config.room;
-  const wire::ClientSession* session = impl_->session.get();
+  const Impl& m = *impl_;
+  LinkStats s = m.stats;
+  s.state = m.state;
+  s.audio_running = m.audio_running.load(std::memory_order_relaxed);
+  s.server = m.config.server;
+  s.room = m.config.room;
+  const PacketCounters& c = m.plane.counters();
+  constexpr auto relaxed = std::memory_order_relaxed;
+  s.audio_sent = c.audio_sent.load(relaxed);
+  s.keepalives_sent = c.keepalives_sent.load(relaxed);
+  s.send_dropped = c.send_dropped.load(relaxed);
+  s.outbound_skipped = c.outbound_skipped.load(relaxed);
+  s.audio_received = c.audio_received.load(relaxed);
+  s.echoes = c.echoes.load(relaxed);
+  s.rejected = c.rejected.load(relaxed);
+  s.room_key_rejected = c.room_key_rejected.load(relaxed);
+  s.inbound_dropped = c.inbound_dropped.load(relaxed);
+  s.rtt_us = c.rtt_us.load(relaxed);
+  s.audio_thread_periods = c.audio_thread_periods.load(relaxed);
+  s.audio_thread_carries = m.plane.offered();
+  // Admission and the welcome change only on this (the loop's) thread: reading them while the
+  // audio thread holds the plane races with nothing.
+  const wire::ClientSession* session = m.plane.session();
   const bool admitted = session != nullptr && session->admitted();
   s.session_id = admitted ? session->session_id() : 0;
-  s.rtt_us = session != nullptr ? session->rtt_us() : 0;
   s.welcome_members = admitted ? session->welcome().members : 0;
   s.audio_encrypted = session != nullptr && session->encrypts_audio();
   return s;
 }
 
 std::string JamLink::local_endpoint() const {
-  if (!impl_->socket.is_open()) return {};
-  return net::to_string(impl_->socket.local_endpoint());
+  if (!impl_->plane.socket_open()) return {};
+  return net::to_string(impl_->plane.local_endpoint());
 }
 
 }  // namespace jambox::box

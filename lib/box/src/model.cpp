@@ -40,18 +40,21 @@ JamLinkConfig link_config(const BoxConfig& c) {
   return l;
 }
 
-// Runs the engine on JACK's thread and wakes the link when packets are queued. Also keeps a
-// histogram of process() times (1 us buckets) for the status line: clock_gettime(MONOTONIC)
-// is a vDSO read, not a system call, and relaxed increments of our own counters never wait.
+// Runs a period on JACK's thread: the room's packets in, the engine, the engine's packets out.
+// Also keeps a histogram of the whole period's time (1 us buckets, socket calls included) for the
+// status line: clock_gettime(MONOTONIC) is a vDSO read, not a system call, and relaxed
+// increments of our own counters never wait.
 class BoxModel::Processor final : public jack::AudioProcessor {
  public:
-  Processor(audio::Engine& engine, int wake_fd) : engine_(engine), wake_fd_(wake_fd) {}
+  Processor(audio::Engine& engine, JamLink& link) : engine_(engine), link_(link) {}
 
   void process(std::span<const float* const> in, std::span<float* const> out,
                std::uint32_t frames) noexcept override {
     const std::uint64_t start = now_ns();
-    const audio::ProcessResult r = engine_.process(in, out, frames, start / 1000U);
-    if (r.wake_network()) JamLink::wake(wake_fd_);
+    link_.audio_period_begin(start / 1000U);
+    static_cast<void>(engine_.process(in, out, frames, start / 1000U));
+    const std::uint64_t end = now_ns();
+    link_.audio_period_end(end / 1000U);
     const std::uint64_t us = (now_ns() - start) / 1000U;
     const std::size_t bucket = us < kBuckets - 1 ? static_cast<std::size_t>(us) : kBuckets - 1;
     histogram_[bucket].fetch_add(1, std::memory_order_relaxed);
@@ -78,7 +81,7 @@ class BoxModel::Processor final : public jack::AudioProcessor {
  private:
   static constexpr std::size_t kBuckets = 2048;
   audio::Engine& engine_;
-  int wake_fd_;
+  JamLink& link_;
   std::array<std::atomic<std::uint64_t>, kBuckets> histogram_{};
 };
 
@@ -87,7 +90,7 @@ BoxModel::BoxModel(boost::asio::io_context& io, BoxConfig config)
       config_(std::move(config)),
       engine_(config_.engine),
       link_(io, engine_.inbound(), engine_.outbound(), link_config(config_)),
-      processor_(std::make_unique<Processor>(engine_, link_.wake_fd())) {
+      processor_(std::make_unique<Processor>(engine_, link_)) {
   jack::SupervisorEvents events;
   events.connected = [this](const jack::ConnectionInfo& info) {
     link_.set_audio_running(true);
@@ -218,11 +221,9 @@ void BoxModel::apply_mix(const BoxConfig& next, const BoxConfig* previous) {
 
 void BoxModel::apply(BoxConfig next) {
   if (!same_jack(next.jack, config_.jack) ||
-      next.engine.packet_frames != config_.engine.packet_frames ||
-      next.network_priority != config_.network_priority) {
+      next.engine.packet_frames != config_.engine.packet_frames) {
     log::warning(
-        "reload: JACK client settings, packet_frames and network_priority take effect when "
-        "jamboxd restarts");
+        "reload: JACK client settings and packet_frames take effect when jamboxd restarts");
   }
   // A managed box whose file names no room stays where the admin's commands put it.
   if (next.control.enabled && next.room.server.empty()) next.room = config_.room;
@@ -250,7 +251,6 @@ void BoxModel::apply(BoxConfig next) {
   next.jack = config_.jack;
   next.engine.packet_frames = config_.engine.packet_frames;
   next.engine.format = config_.engine.format;
-  next.network_priority = config_.network_priority;
   config_ = std::move(next);
   if (room_moves) notify(Change::room);
 }

@@ -18,7 +18,8 @@ json box_status(const Figures& f) {
                        {"drift_ppm", r.jitter.drift_ppm},
                        {"underruns", r.jitter.underruns},
                        {"concealed", r.jitter.concealed},
-                       {"late", r.jitter.late}});
+                       {"late", r.jitter.late},
+                       {"catch_ups", r.jitter.catch_ups}});
   }
   json s;
   s["room"] = f.in_room ? json(f.room) : json();

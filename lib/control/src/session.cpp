@@ -234,7 +234,10 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
         publish_listener([this](const mqtt::token& t, bool ok) { on_publish_result(t, ok); }),
         client(config.uri, config.client_id, mqtt::create_options(MQTTVERSION_5)),
         retry(io),
-        backoff(config.backoff_first, config.backoff_ceiling, 0.25, std::random_device{}()) {}
+        backoff(BackoffSchedule{.quick = config.backoff_quick,
+                                .first = config.backoff_first,
+                                .ceiling = config.backoff_ceiling},
+                std::random_device{}()) {}
 
   boost::asio::io_context& io;
   SessionConfig config;
@@ -374,7 +377,7 @@ struct Session::Impl : std::enable_shared_from_this<Impl> {
   void schedule_retry(const std::string& why) {
     if (stopping) return;
     is_ready = false;
-    retry_delay = backoff.next();
+    retry_delay = backoff.next(Backoff::Clock::now());
     set_state(ever_connected ? LinkState::reconnecting : LinkState::connecting,
               why + "; next attempt in " + std::to_string(retry_delay.count()) + " ms");
     // Re-arming cancels a pending wait: there is only ever one attempt scheduled.

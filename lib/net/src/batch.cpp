@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 namespace jambox::net {
@@ -25,10 +26,15 @@ void check_shape(std::size_t capacity, std::size_t buffer_size) {
 
 }  // namespace
 
-ReceiveBatch::ReceiveBatch(std::size_t capacity, std::size_t buffer_size)
+ReceiveBatch::ReceiveBatch(std::size_t capacity, std::size_t buffer_size, bool kernel_timestamps)
     : buffer_size_(buffer_size), stride_(stride_for(buffer_size)) {
   check_shape(capacity, buffer_size);
   storage_.resize(capacity * stride_);
+  if (kernel_timestamps) {
+    control_stride_ = (CMSG_SPACE(sizeof(timespec)) + sizeof(std::uint64_t) - 1) /
+                      sizeof(std::uint64_t) * sizeof(std::uint64_t);
+    control_.resize(capacity * control_stride_ / sizeof(std::uint64_t));
+  }
   sources_.resize(capacity);
   iov_.resize(capacity);
   headers_.resize(capacity);
@@ -51,6 +57,10 @@ void ReceiveBatch::arm() noexcept {
     h.msg_name = sources_[i].data();
     h.msg_namelen = static_cast<socklen_t>(sources_[i].capacity());
     h.msg_flags = 0;
+    if (control_stride_ != 0) {
+      h.msg_control = control_.data() + i * control_stride_ / sizeof(std::uint64_t);
+      h.msg_controllen = control_stride_;
+    }
     headers_[i].msg_len = 0;
   }
 }
@@ -67,6 +77,22 @@ std::span<std::uint8_t> ReceiveBatch::mutable_data(std::size_t i) noexcept {
 
 bool ReceiveBatch::truncated(std::size_t i) const noexcept {
   return (headers_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+}
+
+std::int64_t ReceiveBatch::received_at_ns(std::size_t i) const noexcept {
+  if (control_stride_ == 0) return 0;
+  // The kernel rewrote the header's control fields for this datagram; CMSG_NXTHDR wants a
+  // non-const msghdr, so walk a copy.
+  msghdr h = headers_[i].msg_hdr;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+      timespec ts{};
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    }
+  }
+  return 0;
 }
 
 SendBatch::SendBatch(std::size_t capacity, std::size_t buffer_size)

@@ -1,3 +1,4 @@
+#include "mmsg.hpp"
 #include <jambox/net/udp_socket.hpp>
 
 #include <boost/asio/ip/address_v6.hpp>
@@ -36,10 +37,6 @@ std::size_t get_buffer(int fd, int option) noexcept {
   socklen_t length = sizeof value;
   if (::getsockopt(fd, SOL_SOCKET, option, &value, &length) != 0 || value < 0) return 0;
   return static_cast<std::size_t>(value);
-}
-
-bool transient(int error) noexcept {
-  return error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS || error == ENOMEM;
 }
 
 }  // namespace
@@ -107,63 +104,11 @@ std::error_code UdpSocket::attach_reuseport_modulo(std::uint32_t word_offset,
 }
 
 std::size_t UdpSocket::receive(ReceiveBatch& batch, std::error_code& ec) noexcept {
-  ec.clear();
-  batch.arm();
-  for (;;) {
-    const int n = ::recvmmsg(socket_.native_handle(), batch.headers_.data(),
-                             static_cast<unsigned>(batch.headers_.size()), MSG_DONTWAIT, nullptr);
-    if (n >= 0) {
-      batch.size_ = static_cast<std::size_t>(n);
-      return batch.size_;
-    }
-    const int error = errno;
-    if (error == EINTR) continue;
-    if (error != EAGAIN && error != EWOULDBLOCK) ec.assign(error, std::system_category());
-    return 0;
-  }
+  return detail::Mmsg::receive(socket_.native_handle(), batch, ec);
 }
 
 SendResult UdpSocket::send(SendBatch& batch) noexcept {
-  SendResult result;
-  const std::size_t count = batch.size_;
-  if (v6_) {
-    // A dual-stack socket speaks to IPv4 peers through IPv4-mapped addresses.
-    for (std::size_t i = 0; i < count; ++i) {
-      Endpoint& target = batch.targets_[i];
-      if (target.address().is_v4()) {
-        target = Endpoint(
-            boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, target.address().to_v4()),
-            target.port());
-        batch.headers_[i].msg_hdr.msg_namelen = static_cast<socklen_t>(target.size());
-      }
-    }
-  }
-  std::size_t next = 0;
-  while (next < count) {
-    const int n = ::sendmmsg(socket_.native_handle(), batch.headers_.data() + next,
-                             static_cast<unsigned>(count - next), MSG_DONTWAIT);
-    if (n > 0) {
-      for (std::size_t i = next; i < next + static_cast<std::size_t>(n); ++i) {
-        result.bytes += batch.iov_[i].iov_len;
-      }
-      result.sent += static_cast<std::size_t>(n);
-      next += static_cast<std::size_t>(n);
-      continue;
-    }
-    const int error = n < 0 ? errno : EIO;
-    if (error == EINTR) continue;
-    result.last_error = error;
-    if (transient(error)) {
-      // The socket buffer is full: everything still queued is dropped rather than waited for.
-      result.dropped += count - next;
-      break;
-    }
-    // This datagram cannot be sent (unreachable, refused, bad address): skip it alone.
-    ++result.dropped;
-    ++next;
-  }
-  batch.clear();
-  return result;
+  return detail::Mmsg::send(socket_.native_handle(), v6_, batch);
 }
 
 bool UdpSocket::send_to(std::span<const std::uint8_t> datagram, const Endpoint& to,

@@ -6,6 +6,7 @@
 #include <jambox/net/host_port.hpp>
 #include <jambox/system/process.hpp>
 #include <jambox/wire/packet.hpp>
+#include <jambox/wire/room_audio.hpp>
 #include <jambox/wire/session.hpp>
 
 #include <nlohmann/json.hpp>
@@ -204,6 +205,10 @@ struct SenderPart {
   std::uint32_t next_sequence = 1;
   std::uint64_t sent_in_window = 0;
   std::array<std::uint8_t, wire::kMaxDatagram> audio{};  // payload encoded once at setup
+  // --room-audio: the room's audio key and this session's salt. The payload is encrypted in
+  // place, so every packet starts again from the plain samples (Engine::plain_audio_).
+  crypto::Aead room{crypto::Key{}};
+  wire::RoomSalt salt{};
 };
 
 // What the receiver learns that the sender needs for echo_us/hold_us (so the server can measure
@@ -298,6 +303,7 @@ class Engine {
   ServerAddress server_;
   wire::AudioShape shape_;
   std::size_t payload_size_ = 0;
+  std::vector<std::uint8_t> plain_audio_;  // --room-audio: the encoded samples, read-only
   std::vector<std::size_t> room_sizes_;
   std::vector<std::unique_ptr<Jammer>> jammers_;
   std::vector<Fd> junk_fds_;
@@ -366,13 +372,18 @@ void Engine::open_sockets() {
   const std::size_t rooms = options_.rooms.size();
   room_sizes_.assign(rooms, 0);
 
-  // A quiet two-tone signal, encoded once: the sender only rewrites header and tag.
+  // A two-tone signal (quiet by default), encoded once: the sender only rewrites header and tag.
   std::vector<float> ch1(shape_.frames);
   std::vector<float> ch2(shape_.frames);
   for (std::size_t i = 0; i < ch1.size(); ++i) {
     const double t = static_cast<double>(i) / wire::kSampleRate;
-    ch1[i] = static_cast<float>(0.25 * std::sin(2.0 * std::numbers::pi * 440.0 * t));
-    ch2[i] = static_cast<float>(0.25 * std::sin(2.0 * std::numbers::pi * 660.0 * t));
+    ch1[i] = static_cast<float>(options_.amplitude * std::sin(2.0 * std::numbers::pi * 440.0 * t));
+    ch2[i] = static_cast<float>(options_.amplitude * std::sin(2.0 * std::numbers::pi * 660.0 * t));
+  }
+
+  if (options_.room_audio) {
+    plain_audio_.resize(payload_size_);
+    wire::encode_audio(ch1, ch2, shape_.format, plain_audio_);
   }
 
   jammers_.reserve(options_.jammers);
@@ -380,8 +391,16 @@ void Engine::open_sockets() {
     const std::size_t room = j % rooms;
     auto jammer = std::make_unique<Jammer>(room, room_sizes_[room]++, options_.rooms[room], shape_);
     jammer->fd = open_socket(server_);
-    wire::encode_audio(ch1, ch2, shape_.format,
-                       std::span(jammer->send.audio).subspan(wire::kHeaderSize, payload_size_));
+    if (options_.room_audio) {
+      const RoomOption& option = options_.rooms[room];
+      jammer->send.room.rekey(wire::derive_room_audio_key(option.name, option.secret));
+      // One session per jammer and run: a fresh salt keeps room-key nonces unique, as a box's
+      // JOIN does.
+      crypto::random_bytes(jammer->send.salt);
+    } else {
+      wire::encode_audio(ch1, ch2, shape_.format,
+                         std::span(jammer->send.audio).subspan(wire::kHeaderSize, payload_size_));
+    }
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = j;
@@ -418,6 +437,14 @@ std::size_t Engine::seal(Jammer& jammer, wire::PacketType type, std::uint64_t no
   header.session_id = s.session_id;
   header.sequence = s.next_sequence++;
   header.time_us = now_us;
+  if (type == wire::PacketType::audio && options_.room_audio) {
+    const std::size_t sealed = payload_size_ + wire::kRoomSealOverhead;
+    std::memcpy(buffer.data() + wire::kHeaderSize + wire::kRoomSaltSize, plain_audio_.data(),
+                payload_size_);
+    header.flags = wire::flags::kEncrypted;
+    header.payload_len = static_cast<std::uint16_t>(sealed);
+    wire::seal_room_audio(header, s.salt, s.room, buffer.subspan(wire::kHeaderSize, sealed));
+  }
   const std::uint64_t server_time = jammer.echo.server_time_us.load(std::memory_order_relaxed);
   if (server_time != 0) {
     const std::uint64_t rx = jammer.echo.server_rx_us.load(std::memory_order_relaxed);
@@ -589,7 +616,9 @@ void Engine::sender_main() {
         continue;
       }
       live_sent_.fetch_add(1, std::memory_order_relaxed);
-      live_expected_.fetch_add(room_sizes_[jammer.room] - 1, std::memory_order_relaxed);
+      if (!options_.send_only) {
+        live_expected_.fetch_add(room_sizes_[jammer.room] - 1, std::memory_order_relaxed);
+      }
       if (counted) {
         ++jammer.send.sent_in_window;
         ++sent_window_;
@@ -909,10 +938,13 @@ std::string Engine::run() {
   window_end_ns_ = t0_ns_ + (packets_warmup_ + packets_window_) * frames_ns / wire::kSampleRate;
 
   // Named, so `top -H` and perf tell the load generator's threads apart.
-  std::thread receiver([this] {
-    ::pthread_setname_np(::pthread_self(), "lg-receiver");
-    receiver_main();
-  });
+  std::thread receiver;
+  if (!options_.send_only) {
+    receiver = std::thread([this] {
+      ::pthread_setname_np(::pthread_self(), "lg-receiver");
+      receiver_main();
+    });
+  }
   std::thread sender([this] {
     ::pthread_setname_np(::pthread_self(), "lg-sender");
     sender_main();
@@ -945,7 +977,7 @@ std::string Engine::run() {
   if (junk.joinable()) junk.join();
   sleep_until_ns(now_ns() + std::uint64_t{options_.drain_ms} * 1'000'000);
   stop_receiver_.store(true, std::memory_order_relaxed);
-  receiver.join();
+  if (receiver.joinable()) receiver.join();
   if (live.joinable()) live.join();
 
   for (std::size_t j = 0; j < jammers_.size(); ++j) send_control(j, wire::PacketType::leave);
@@ -956,6 +988,7 @@ std::string Engine::results() const {
   const ReceiverStats& rx = *rx_;
   std::uint64_t expected = 0;
   for (const auto& jammer : jammers_) {
+    if (options_.send_only) break;  // nothing is read, so nothing is expected
     expected += jammer->send.sent_in_window * (room_sizes_[jammer->room] - 1);
   }
   const std::uint64_t lost = expected > rx.received ? expected - rx.received : 0;
@@ -966,6 +999,8 @@ std::string Engine::results() const {
   out["rooms"] = options_.rooms.size();
   out["seconds"] = options_.seconds;
   out["frames"] = options_.frames;
+  out["room_audio"] = options_.room_audio;
+  out["send_only"] = options_.send_only;
   out["sent"] = sent_window_;
   out["expected"] = expected;
   out["received"] = rx.received;

@@ -30,6 +30,14 @@ struct Options {
   unsigned join_timeout_ms = 5000;
   bool live = false;  // one line per second on stderr
   bool ipv6 = false;  // resolve the server as IPv6 only
+  // Audio sealed end to end with the room's audio key, as boxes send it (room_audio.hpp), so a
+  // jamboxd in the room opens and mixes the simulated jammers like real members.
+  bool room_audio = false;
+  double amplitude = 0.25;  // peak of each channel's tone (440 Hz, 660 Hz), 0..1
+  // Senders only: what the server forwards to the jammers is left unread (their receive queues
+  // fill and the kernel drops the rest), so the load generator costs the machine its sends alone,
+  // as remote jammers on other machines would. No latency, loss or round-trip figures.
+  bool send_only = false;
 };
 
 // Thrown for anything that stops the run before it starts (bad options, no server, refused

@@ -109,6 +109,17 @@ TEST_CASE("room and option parsing", "[loadgen]") {
   REQUIRE(options.junk_rate == 100);
   REQUIRE(options.live);
   REQUIRE(options.frames == 64);
+  REQUIRE_FALSE(options.room_audio);
+  jambox::loadgen::Options sealed;
+  REQUIRE(parse({"--server", "127.0.0.1:7930", "--room", "a=0123456789abcdef", "--room-audio",
+                 "--amplitude", "0.01"},
+                sealed));
+  REQUIRE(sealed.room_audio);
+  REQUIRE(sealed.amplitude == 0.01);
+  REQUIRE_FALSE(sealed.send_only);
+  jambox::loadgen::Options quiet;
+  REQUIRE(parse({"--server", "h:1", "--room", "a=0123456789abcdef", "--send-only"}, quiet));
+  REQUIRE(quiet.send_only);
 
   jambox::loadgen::Options bad;
   REQUIRE_THROWS_AS(parse({"--room", "a=0123456789abcdef"}, bad), SetupError);  // no --server
@@ -123,6 +134,16 @@ TEST_CASE("room and option parsing", "[loadgen]") {
                            "a=0123456789abcdef", "--jammers", "2"},
                           bad),
                     SetupError);
+  REQUIRE_THROWS_AS(
+      parse({"--server", "h:1", "--room", "a=0123456789abcdef", "--amplitude", "0"}, bad),
+      SetupError);
+  REQUIRE_THROWS_AS(
+      parse({"--server", "h:1", "--room", "a=0123456789abcdef", "--amplitude", "1.5"}, bad),
+      SetupError);
+  REQUIRE_THROWS_AS(
+      parse({"--server", "h:1", "--room", "a=0123456789abcdef", "--send-only", "--junk-rate", "10"},
+            bad),
+      SetupError);
   jambox::loadgen::Options help;
   REQUIRE_FALSE(parse({"--help"}, help));
 }

@@ -47,7 +47,10 @@ bool parse_options(int argc, const char* const* argv, Options& options, std::ost
     ("server-pid", po::value(&options.server_pid)->default_value(0), "measure this process's CPU time (/proc/PID/stat)")
     ("join-timeout-ms", po::value(&options.join_timeout_ms)->default_value(options.join_timeout_ms), "give up when a room does not admit its jammers in time")
     ("live", po::bool_switch(&options.live), "print one line per second to stderr")
-    ("ipv6", po::bool_switch(&options.ipv6), "reach the server over IPv6");
+    ("ipv6", po::bool_switch(&options.ipv6), "reach the server over IPv6")
+    ("amplitude", po::value(&options.amplitude)->default_value(options.amplitude), "peak of the tone each channel sends (0..1]")
+    ("send-only", po::bool_switch(&options.send_only), "send only, read nothing the server forwards (no latency or loss figures): light simulated remotes")
+    ("room-audio", po::bool_switch(&options.room_audio), "encrypt the audio with the room's audio key, as boxes do, so boxes in the room mix it");
   // clang-format on
   po::variables_map values;
   try {
@@ -81,6 +84,12 @@ bool parse_options(int argc, const char* const* argv, Options& options, std::ost
   }
   if (!(options.seconds > 0.0) || options.seconds > 86400.0) {
     throw SetupError("--seconds must be more than 0 and at most 86400");
+  }
+  if (!(options.amplitude > 0.0) || options.amplitude > 1.0) {
+    throw SetupError("--amplitude must be more than 0 and at most 1");
+  }
+  if (options.send_only && options.junk_rate > 0) {
+    throw SetupError("--junk-rate needs the forwarded packets that --send-only leaves unread");
   }
   if (options.junk_rate > 10'000'000) throw SetupError("--junk-rate: at most 10000000");
   return true;

@@ -176,7 +176,8 @@ TEST_CASE("the broker restarts: the box reconnects, resubscribes and loses no co
 
   broker.kill();
   broker.start();
-  // Both clients find the new broker by themselves (backoff from 1 s / 0.5 s).
+  // Both clients find the new broker by themselves (a first retry within 250 ms, then backoff
+  // from 1 s).
   const bool back = jambox::test::box_answers(admin, "box-1", 30s);
   if (!back) UNSCOPED_INFO("box: " << box->stderr_text() << "\nbroker: " << broker.log());
   REQUIRE(back);

@@ -38,20 +38,14 @@ std::optional<std::span<const float>> window(std::span<const float> recorded,
   return recorded.subspan(first, length);
 }
 
-}  // namespace
-
-double normalised_correlation(std::span<const float> a, std::span<const float> b) noexcept {
-  Sums s;
-  s.add(a, b);
-  return s.correlation();
-}
-
-Alignment best_lag(std::span<const float> recorded, std::span<const float> probe,
-                   std::size_t probe_start, std::int64_t min_lag, std::int64_t max_lag) noexcept {
+// The lag in [min_lag, max_lag], every `step` frames, whose window matches the probe best.
+Alignment scan_lags(std::span<const float> recorded, std::span<const float> probe,
+                    std::size_t probe_start, std::int64_t min_lag, std::int64_t max_lag,
+                    std::int64_t step) noexcept {
   Alignment best;
   if (probe.empty()) return best;
   double best_value = -std::numeric_limits<double>::infinity();
-  for (std::int64_t lag = min_lag; lag <= max_lag; ++lag) {
+  for (std::int64_t lag = min_lag; lag <= max_lag; lag += step) {
     const auto w = window(recorded, probe_start, lag, probe.size());
     if (!w) continue;
     const double c = normalised_correlation(*w, probe);
@@ -62,6 +56,39 @@ Alignment best_lag(std::span<const float> recorded, std::span<const float> probe
   }
   return best;
 }
+
+// best_lag over [centre - range, centre + range] in steps of `step`, then refined frame by
+// frame around the best coarse lag.
+Alignment wide_lag(std::span<const float> recorded, std::span<const float> probe,
+                   std::size_t probe_start, std::int64_t centre, std::int64_t range,
+                   std::int64_t step) noexcept;
+
+}  // namespace
+
+double normalised_correlation(std::span<const float> a, std::span<const float> b) noexcept {
+  Sums s;
+  s.add(a, b);
+  return s.correlation();
+}
+
+Alignment best_lag(std::span<const float> recorded, std::span<const float> probe,
+                   std::size_t probe_start, std::int64_t min_lag, std::int64_t max_lag) noexcept {
+  return scan_lags(recorded, probe, probe_start, min_lag, max_lag, 1);
+}
+
+namespace {
+
+Alignment wide_lag(std::span<const float> recorded, std::span<const float> probe,
+                   std::size_t probe_start, std::int64_t centre, std::int64_t range,
+                   std::int64_t step) noexcept {
+  step = std::max<std::int64_t>(step, 1);
+  const Alignment coarse =
+      scan_lags(recorded, probe, probe_start, centre - range, centre + range, step);
+  if (!coarse.found || step == 1) return coarse;
+  return best_lag(recorded, probe, probe_start, coarse.lag - step + 1, coarse.lag + step - 1);
+}
+
+}  // namespace
 
 std::optional<std::size_t> first_above(std::span<const float> x, float threshold) noexcept {
   for (std::size_t i = 0; i < x.size(); ++i) {
@@ -134,6 +161,7 @@ CorrelationReport correlate(std::span<const float> recorded, std::span<const flo
   };
   const std::size_t resync = std::max(options.resync_frames, piece);
   std::size_t retry_after = 0;
+  std::size_t relock_after = 0;
   std::int64_t lag = global.lag;
   // Pieces start on multiples of piece_frames from the reference's first frame: the player
   // starts its signal on a period boundary, so pieces and its periods coincide.
@@ -151,8 +179,18 @@ CorrelationReport correlate(std::span<const float> recorded, std::span<const flo
         // one may be the broken one), so a smooth signal has no second lag that fits.
         const std::size_t from = start + piece < reference.size() ? start + piece : start;
         const std::size_t length = std::min(resync, reference.size() - from);
-        const Alignment moved =
-            best_lag(recorded, reference.subspan(from, length), from, lag - slip, lag + slip);
+        const auto probe = reference.subspan(from, length);
+        Alignment moved = best_lag(recorded, probe, from, lag - slip, lag + slip);
+        if (!(moved.found && moved.correlation >= options.resync_threshold) &&
+            options.relock_frames > 0 && start >= relock_after) {
+          // Not nearby: further away (stale audio dropped), judged by the same standard.
+          moved =
+              wide_lag(recorded, probe, from, lag, static_cast<std::int64_t>(options.relock_frames),
+                       static_cast<std::int64_t>(options.relock_step));
+          if (!(moved.found && moved.correlation >= options.resync_threshold)) {
+            relock_after = from + std::max(options.relock_retry_frames, length);
+          }
+        }
         if (moved.found && moved.lag != lag && moved.correlation >= options.resync_threshold) {
           ++report.lag_changes;
           const std::int64_t step = moved.lag > lag ? moved.lag - lag : lag - moved.lag;

@@ -158,6 +158,16 @@ Analysis analyse(const jt::AudioData& audio, const std::vector<jt::PeriodMark>& 
                            ? 1.5f * jt::max_step(reference) + 1e-4f
                            : 0.0f;  // white noise may jump anywhere
     const jt::DropoutReport d = jt::find_dropouts(x, min_run, jump);
+    // Multitone is smooth enough to look for a lost signal far away in coarse steps (cheap);
+    // white noise, for bit-exact paths, is only followed nearby.
+    if (spec->kind == jt::SignalKind::multitone) {
+      const double relock_ms = vm["relock-ms"].as<double>();
+      if (!(relock_ms >= 0.0 && relock_ms <= 1000.0)) {
+        throw std::invalid_argument("--relock-ms must be within 0..1000");
+      }
+      copt.relock_frames = static_cast<std::size_t>(relock_ms * audio.rate / 1000.0);
+      copt.relock_step = 4;
+    }
     const jt::CorrelationReport r = jt::correlate(x, reference, copt);
     ch["found"] = r.found;
     ch["lag_frames"] = r.found ? nlohmann::json(r.lag) : nlohmann::json(nullptr);
@@ -303,7 +313,9 @@ int main(int argc, char** argv) {
     ("min-dropout", po::value<std::size_t>()->default_value(8),
      "shortest run of exact zeros counted as a dropout (frames)")
     ("search-ms", po::value<double>()->default_value(100.0),
-     "lag search window around the signal onset (ms)");
+     "lag search window around the signal onset (ms)")
+    ("relock-ms", po::value<double>()->default_value(250.0),
+     "multitone: how far from its last lag a lost signal is looked for (ms)");
   // clang-format on
   po::variables_map vm;
   try {

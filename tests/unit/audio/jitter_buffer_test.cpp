@@ -184,6 +184,91 @@ TEST_CASE("a sender that pauses for longer than the ceiling comes back at the ta
   CHECK(max_step(r.out_l, 48000) <= 1.5 * tone_max_step());
 }
 
+TEST_CASE("time our audio thread loses (an xrun) is dropped at once, not played late",
+          "[audio][jitter]") {
+  // Our driver skips 140 ms of periods (a dummy driver whose timer woke late, a stalled JACK
+  // server) while the sender's packets keep coming: the buffer is suddenly 140 ms deeper. That
+  // audio is stale; steering would take 45 s to play it off (and a few more such xruns would
+  // fill the ring and restart the stream).
+  JitterBuffer jb(JitterConfig{});
+  NetworkModel net;
+  Simulation sim(jb, net);
+  sim.keep_output = true;
+  sim.skip_period = [](std::uint64_t p) { return p >= 3000 && p < 3105; };  // 4.00 .. 4.14 s
+  Track t;
+  const SimResult r = sim.run(8.0, tracker(t, 5));
+  const JitterStats st = jb.stats();
+  CHECK(st.catch_ups == 1);
+  CHECK(st.caught_up_frames >= 105 * 64 - 2 * 64);  // the lost time, less what steering took
+  CHECK(st.caught_up_frames <= 105 * 64);
+  CHECK(st.underruns == 0);  // never below the target: nothing in time was dropped
+  CHECK(st.concealed == 0);
+  CHECK(st.resyncs == 0);
+  // A second later the depth is the target's, not 140 ms more.
+  CHECK(t.at_settle.depth_ms - t.at_settle.target_ms < 0.5F);
+  CHECK(t.worst_over < 0.5F);
+  CHECK(t.max_target < 3.0F);  // the lost time was not learned as jitter
+  // The jump is cross-faded from the old audio's continuation into the new.
+  CHECK(max_step(r.out_l, 48000) <= 2.0 * tone_max_step());
+}
+
+TEST_CASE("a storm of short xruns keeps the depth at the target", "[audio][jitter]") {
+  // Each xrun skips two periods, less than the lost-time threshold; a hundred of them in 4 s add
+  // up to 350 ms of lost time, far more than steering (3 ms a second) or the ring could absorb.
+  JitterBuffer jb(JitterConfig{});
+  NetworkModel net;
+  Simulation sim(jb, net);
+  sim.skip_period = [](std::uint64_t p) {
+    return p >= 3000 && p < 6000 && p % 30 < 2;  // 2 of every 30 periods from 4 s to 8 s
+  };
+  Track t;
+  (void)sim.run(10.0, tracker(t, 3));
+  const JitterStats st = jb.stats();
+  CHECK(st.catch_ups >= 40);
+  CHECK(st.resyncs == 0);
+  CHECK(st.underruns == 0);
+  CHECK(st.concealed == 0);
+  // Never more than the threshold's few periods of stale audio beyond the target.
+  CHECK(t.worst_over < 6.0F);
+  CHECK(t.max_target < 3.0F);
+}
+
+TEST_CASE("a sender that loses time is waited for, and nothing it sends is dropped",
+          "[audio][jitter]") {
+  // The other side's xruns: every 400 ms its stream pauses for 40 ms and goes on where it was,
+  // so each packet from then on arrives 40 ms later than the one before the pause. Our clock lost
+  // nothing: the depth reads high while the baseline remembers the earlier schedule, but hardly
+  // anything is held, and no audio may be thrown away for it.
+  JitterBuffer jb(JitterConfig{});
+  NetworkModel net;
+  Simulation sim(jb, net);
+  sim.extra_delay_ms = [](std::uint64_t i) {
+    return i < 3000 ? 0.0
+                    : 40.0 * static_cast<double>(std::min<std::uint64_t>((i - 3000) / 300, 8));
+  };
+  (void)sim.run(10.0);
+  const JitterStats st = jb.stats();
+  CHECK(st.catch_ups == 0);
+  CHECK(st.concealed == 0);
+  CHECK(st.late == 0);
+}
+
+TEST_CASE("a late period that the sound card absorbs drops nothing", "[audio][jitter]") {
+  // Two periods late, then on time again: no frame was lost, so nothing may be skipped.
+  JitterBuffer jb(JitterConfig{});
+  NetworkModel net;
+  Simulation sim(jb, net);
+  sim.period_late_ms = [](std::uint64_t p) {
+    return p >= 3000 && p < 6000 && p % 50 == 0 ? 2.0 * 64.0 / 48.0 : 0.0;
+  };
+  (void)sim.run(10.0);
+  const JitterStats st = jb.stats();
+  CHECK(st.catch_ups == 0);
+  CHECK(st.caught_up_frames == 0);
+  CHECK(st.underruns == 0);
+  CHECK(st.concealed == 0);
+}
+
 TEST_CASE("without microsecond timestamps the buffer still adapts and conceals",
           "[audio][jitter]") {
   JitterBuffer jb(JitterConfig{});

@@ -58,6 +58,12 @@ class Simulation {
   std::function<double(std::uint64_t index)> extra_delay_ms;
   // Packets whose index is in this list are dropped deterministically.
   std::function<bool(std::uint64_t index)> drop;
+  // Our periods for which this returns true never run (an xrun: the driver woke late and skipped
+  // them); their time passes, the sender's packets keep arriving and wait for the next period.
+  std::function<bool(std::uint64_t period)> skip_period;
+  // Our period runs this many ms after its time (a late wake-up that the sound card's buffer
+  // absorbs: the period's frames are not lost, the next period comes that much sooner).
+  std::function<double(std::uint64_t period)> period_late_ms;
 
   SimResult run(double seconds,
                 const std::function<void(int, const JitterStats&)>& each_second = {}) {
@@ -74,7 +80,9 @@ class Simulation {
     double last_arrival = -1.0;
     int second = 0;
     for (std::uint64_t p = 0; p < periods; ++p) {
-      const double now = static_cast<double>(p * period_) / fs;  // our time, seconds
+      if (skip_period && skip_period(p)) continue;
+      double now = static_cast<double>(p * period_) / fs;  // our time, seconds
+      if (period_late_ms) now += period_late_ms(p) / 1000.0;
       // Packets the sender has completed by now.
       for (;;) {
         const double created = static_cast<double>((next_packet + 1) * frames_) / sender_rate;

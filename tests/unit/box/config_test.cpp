@@ -31,7 +31,6 @@ TEST_CASE("a minimal file gives the documented defaults", "[box][config]") {
   CHECK(c.engine.jitter.ceiling_ms == Approx(40.0));
   CHECK(c.mix.monitor);
   CHECK_FALSE(c.mix.metronome);
-  CHECK(c.network_priority == 4);
   CHECK(c.room.server == "192.0.2.1:7930");
   CHECK(c.room.name == "main");
   CHECK(c.room.secret == "0123456789abcdef");
@@ -40,6 +39,16 @@ TEST_CASE("a minimal file gives the documented defaults", "[box][config]") {
   CHECK(c.log_level == jambox::log::Level::info);
   CHECK(c.status_interval == std::chrono::seconds(60));
   CHECK(c.warnings.empty());
+}
+
+TEST_CASE("audio.network_priority is still checked, and reported as unused", "[box][config]") {
+  // Older files set it: they stay valid, and the admin learns the key does nothing any more.
+  const box::BoxConfig c = box::parse_config(
+      "[audio]\nnetwork_priority = 4\n[room]\nserver = \"192.0.2.1:7930\"\nname = \"main\"\n"
+      "secret = \"0123456789abcdef\"\n",
+      "old.conf");
+  REQUIRE(c.warnings.size() == 1);
+  CHECK_THAT(c.warnings[0], Catch::Contains("audio.network_priority is no longer used"));
 }
 
 TEST_CASE("every key is read", "[box][config]") {
@@ -53,7 +62,6 @@ packet_frames = 128
 jitter_floor_ms = 2.5
 jitter_ceiling_ms = 20
 jitter_adaptive = false
-network_priority = 0
 monitor = false
 monitor_gain_db = -6
 master_gain_db = -3
@@ -79,7 +87,6 @@ interval_s = 5
   CHECK(c.engine.jitter.floor_ms == Approx(2.5));
   CHECK(c.engine.jitter.ceiling_ms == Approx(20.0));
   CHECK_FALSE(c.engine.jitter.adaptive);
-  CHECK(c.network_priority == 0);
   CHECK_FALSE(c.mix.monitor);
   CHECK(c.mix.monitor_gain_db == Approx(-6.0));
   CHECK(c.mix.master_gain_db == Approx(-3.0));
@@ -254,7 +261,6 @@ TEST_CASE("the shipped jamboxd.conf is valid and documents every key", "[box][co
                           "jitter_floor_ms",
                           "jitter_ceiling_ms",
                           "jitter_adaptive",
-                          "network_priority",
                           "monitor",
                           "monitor_gain_db",
                           "master_gain_db",

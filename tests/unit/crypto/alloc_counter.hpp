@@ -13,6 +13,15 @@ struct AllocCounts {
 };
 
 [[nodiscard]] AllocCounts alloc_counts() noexcept;
+
+// The calling thread's own: allocations (operator new, OpenSSL) and frees (operator delete,
+// OpenSSL's free), for tests that watch one thread while others run.
+struct ThreadAllocCounts {
+  std::size_t operator_new = 0;
+  std::size_t openssl = 0;
+  std::size_t frees = 0;
+};
+[[nodiscard]] ThreadAllocCounts this_thread_alloc_counts() noexcept;
 // False when OpenSSL refused the hooks (it had allocated already): its counter then stays 0.
 [[nodiscard]] bool openssl_hooks_installed() noexcept;
 

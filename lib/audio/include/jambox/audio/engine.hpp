@@ -5,9 +5,10 @@
 // Threads and how they meet the engine:
 //  - the audio thread calls process() once per period: it never allocates, locks, logs, blocks
 //    or makes a system call;
-//  - the network thread pushes authenticated packets into inbound() and pops encoded local audio
-//    from outbound() (lock-free SPSC rings); process() reports when it queued packets so the
-//    caller can wake the network loop with a bounded non-blocking call (an eventfd write);
+//  - one packet carrier pushes authenticated packets into inbound() and pops encoded local audio
+//    from outbound() (lock-free SPSC rings). In jamboxd that is the audio thread itself, right
+//    before and after process() (lib/box/src/data_plane.hpp), or the network loop while JACK is
+//    not running; process() reports how many packets it queued;
 //  - one control thread posts Commands (an SPSC ring too);
 //  - any thread may read snapshot(): meters and statistics, republished every few milliseconds;
 //  - one thread may take meter windows: the levels over everything published since its
@@ -27,6 +28,7 @@ namespace jambox::audio {
 
 struct ProcessResult {
   std::uint32_t packets_queued = 0;  // outbound packets queued during this period
+  // Whether a carrier that waits to be woken (benchmarks, tests) has something to send.
   [[nodiscard]] bool wake_network() const noexcept { return packets_queued > 0; }
 };
 
@@ -45,7 +47,8 @@ class Engine {
   ProcessResult process(std::span<const float* const> inputs, std::span<float* const> outputs,
                         std::uint32_t nframes, std::uint64_t period_time_us = 0) noexcept;
 
-  // Network thread: the producer of inbound(), the consumer of outbound().
+  // The packet carrier (one thread at a time): the producer of inbound(), the consumer of
+  // outbound().
   [[nodiscard]] InboundQueue& inbound() noexcept;
   [[nodiscard]] OutboundQueue& outbound() noexcept;
 

@@ -1,7 +1,9 @@
 #pragma once
-// The only way packets cross between the network thread and the audio thread: single-producer
-// single-consumer lock-free rings of fixed-size slots, allocated once with the engine. Neither
-// side ever waits for the other, and a full ring drops (and counts) instead of blocking.
+// The only way packets reach and leave the engine: single-producer single-consumer lock-free
+// rings of fixed-size slots, allocated once with the engine. In jamboxd the packet carrier is the
+// audio thread itself while the box is in the room (then the rings only hand packets from one
+// step of the period to the next), else the network loop; neither side ever waits for the other,
+// and a full ring drops (and counts) instead of blocking.
 
 #include <jambox/wire/packet.hpp>
 
@@ -13,7 +15,7 @@
 
 namespace jambox::audio {
 
-// An authenticated audio packet of another jammer, as handed over by the network thread.
+// An authenticated audio packet of another jammer, as handed over by the packet carrier.
 // A slot with frames == 0 carries no audio, only a room clock reading (for example from the
 // server's echo), so a lone jammer's metronome still follows the room.
 struct InboundPacket {
@@ -23,7 +25,7 @@ struct InboundPacket {
   wire::SampleFormat format = wire::SampleFormat::none;
   bool has_room_clock = false;   // room_clock is meaningful (server-stamped)
   std::uint32_t room_clock = 0;  // server room clock, 48 kHz samples
-  std::uint64_t arrival_us = 0;  // network thread's monotonic receive time (jitter statistic)
+  std::uint64_t arrival_us = 0;  // when it arrived, monotonic (the kernel's receive timestamp)
   std::uint16_t payload_len = 0;
   std::array<std::uint8_t, wire::kMaxPayload> payload{};
 };
@@ -42,7 +44,7 @@ struct OutboundPacket {
 
 // Capacities: 15 remotes sending 32-frame packets into a 256-frame period is 120 packets a
 // period; 512 leaves room for bursts after a network hiccup. Outbound: 256/32 = 8 packets a
-// period at most, 64 gives the network thread 8 periods of slack.
+// period at most, 64 gives the carrier 8 periods of slack.
 inline constexpr std::size_t kInboundCapacity = 512;
 inline constexpr std::size_t kOutboundCapacity = 64;
 

@@ -19,19 +19,21 @@ struct Level {
 
 // One remote jammer's jitter buffer.
 struct JitterStats {
-  bool playing = false;        // past the initial fill, audio flowing
-  float depth_ms = 0.0F;       // how far playout runs behind the earliest arrival schedule
-  float target_ms = 0.0F;      // what the buffer steers depth to (floor..ceiling)
-  float queued_ms = 0.0F;      // audio received and not yet played
-  float drift_ppm = 0.0F;      // sender clock minus ours (positive: the sender runs fast)
-  float jitter_ms = 0.0F;      // RFC 3550 interarrival jitter of the network thread's receive times
-  std::uint64_t received = 0;  // packets stored
+  bool playing = false;          // past the initial fill, audio flowing
+  float depth_ms = 0.0F;         // how far playout runs behind the earliest arrival schedule
+  float target_ms = 0.0F;        // what the buffer steers depth to (floor..ceiling)
+  float queued_ms = 0.0F;        // audio received and not yet played
+  float drift_ppm = 0.0F;        // sender clock minus ours (positive: the sender runs fast)
+  float jitter_ms = 0.0F;        // RFC 3550 interarrival jitter of the packets' arrival times
+  std::uint64_t received = 0;    // packets stored
   std::uint64_t underruns = 0;   // playout ran dry and waited for a late packet
   std::uint64_t concealed = 0;   // packets replaced by concealment (lost or too late)
   std::uint64_t late = 0;        // arrived after their play time, dropped
   std::uint64_t duplicates = 0;  // arrived twice, dropped
   std::uint64_t resyncs = 0;     // stream restarted (sequence jump, frame size change, long stall)
-  std::uint64_t rejected = 0;    // malformed (bad frame count), dropped
+  std::uint64_t catch_ups = 0;   // stale audio dropped after our audio clock lost time (xruns)
+  std::uint64_t caught_up_frames = 0;  // ... and how much of it
+  std::uint64_t rejected = 0;          // malformed (bad frame count), dropped
 };
 
 struct RemoteStats {

@@ -68,10 +68,6 @@ struct BoxConfig {
   ControlConfig control;
   // [room] encrypt_audio: the audio this box sends is encrypted with the room's audio key.
   bool encrypt_audio = true;
-  // SCHED_FIFO priority of the network (event loop) thread, 0 = normal scheduling. Below JACK's
-  // client threads (jackd -P P runs them at P - 5: 5 with the default 10) so audio always wins,
-  // above everything else so a packet never waits behind other programs.
-  int network_priority = 4;
   log::Level log_level = log::Level::info;
   std::chrono::seconds status_interval{60};  // periodic journal line
   std::vector<std::string> warnings;         // unknown keys, loose secret file permissions

@@ -1,15 +1,20 @@
 #pragma once
-// jamboxd's UDP session with jambox-broadcast, run on the daemon's Asio loop thread.
+// jamboxd's UDP session with jambox-broadcast.
 //
 // The link joins a room (JOIN retried every join_retry until answered), keeps the membership
 // alive (audio, or keepalives while the audio thread is silent, e.g. JACK is down) and rejoins on
 // its own: after room_closed / server_stopping notices, after a refused JOIN (room_full) with
-// backoff, and when nothing authenticated arrived for silence_rejoin. The audio thread and the
-// link meet only through the engine's SPSC rings and an eventfd:
-//  - the audio thread queues encoded periods into `outbound` and calls wake() (one bounded,
-//    non-blocking write; a saturated counter only means the link is already woken);
-//  - the link seals them with the session's sequence (never reused) and sends them in batches;
-//  - authenticated audio of the other members goes into `inbound` (a full ring drops and counts).
+// backoff, and when nothing authenticated arrived for silence_rejoin. All that runs on the
+// daemon's Asio loop thread.
+//
+// The packets themselves travel on the audio thread once the box is in the room and JACK runs:
+// the audio thread calls audio_period_begin() before the engine's process() (it drains the socket
+// with non-blocking recvmmsg calls, authenticates and opens what arrived and queues it in
+// `inbound`) and audio_period_end() after it (it seals what the engine queued in `outbound`, with
+// the session's sequence, never reused, and sends it with one sendmmsg). No thread is woken per
+// packet. Whenever the audio thread stops (JACK down or stalled) the loop takes the packets back
+// within kAudioStalled and keeps the membership alive with keepalives; while the box is joining,
+// the loop sends what the engine queued every tick. src/data_plane.hpp explains the hand-over.
 // Nothing on the per-packet path allocates, locks or logs.
 
 #include <jambox/audio/queues.hpp>
@@ -79,7 +84,10 @@ struct LinkStats {
   std::uint64_t room_key_rejected = 0;
   bool audio_encrypted = false;       // what we send is encrypted with the room's audio key
   std::uint64_t inbound_dropped = 0;  // inbound ring full
-  std::string last_problem;           // latest refusal/notice/timeout in words, empty when none
+  // Periods in which the audio thread carried the packets, and whether it does now.
+  std::uint64_t audio_thread_periods = 0;
+  bool audio_thread_carries = false;
+  std::string last_problem;  // latest refusal/notice/timeout in words, empty when none
 };
 
 class JamLink {
@@ -110,10 +118,10 @@ class JamLink {
   // server that hangs without telling us.
   void set_audio_running(bool running) noexcept;
 
-  // The eventfd the audio thread writes to wake the link.
-  [[nodiscard]] int wake_fd() const noexcept;
-  // Audio thread: bounded, non-blocking (EFD_NONBLOCK; EAGAIN means already woken).
-  static void wake(int fd) noexcept;
+  // Audio thread, once per period, before and after the engine's process(): bounded
+  // non-blocking socket calls, no allocation, no lock, no log. `now_us`: CLOCK_MONOTONIC.
+  void audio_period_begin(std::uint64_t now_us) noexcept;
+  void audio_period_end(std::uint64_t now_us) noexcept;
 
   [[nodiscard]] LinkState state() const noexcept;
   [[nodiscard]] LinkStats stats() const;

@@ -6,8 +6,9 @@
 // Connect: clean start, keep-alive, user name = our identity, client id = the identity plus a
 // random suffix (see client_id()), Last Will. On every
 // connect it subscribes again (clean start forgets subscriptions) and counts as ready only once
-// the broker acknowledged them. Lost or refused connections are retried with exponential
-// backoff and jitter, reset after a connection that became ready.
+// the broker acknowledged them. A lost working connection is retried after a random
+// 0..backoff_quick (a broker restart), refused or failing attempts with exponential backoff and
+// jitter from backoff_first, reset after a connection that became ready (see backoff.hpp).
 //
 // Losing the session: Paho reports a connection it saw break (an I/O error, or no PINGRESP within
 // one and a half keep-alive intervals) as lost, but a broker's MQTT 5 DISCONNECT (e.g. 0x95
@@ -53,6 +54,9 @@ struct SessionConfig {
   std::string will_payload;
   std::vector<std::string> subscriptions;  // topic filters, QoS 1
   std::chrono::seconds keep_alive{60};
+  // The first retry after losing a ready connection: random in [0, backoff_quick], at most one
+  // such per minute; then backoff_first, doubling up to backoff_ceiling, each + 0..25 %.
+  std::chrono::milliseconds backoff_quick{250};
   std::chrono::milliseconds backoff_first{1000};
   std::chrono::milliseconds backoff_ceiling{300'000};
   std::chrono::seconds connect_timeout{10};

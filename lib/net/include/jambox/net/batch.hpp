@@ -18,13 +18,18 @@
 namespace jambox::net {
 
 class UdpSocket;
+namespace detail {
+struct Mmsg;
+}
 
 // Datagrams from one recvmmsg call. Data and sources stay valid until the next receive.
 class ReceiveBatch {
  public:
   // `buffer_size` bytes per datagram: make it one byte larger than the largest datagram the
   // protocol allows, so oversize datagrams show up as such (and are also flagged truncated()).
-  ReceiveBatch(std::size_t capacity, std::size_t buffer_size);
+  // `kernel_timestamps`: room for the receive time the kernel attaches (SO_TIMESTAMPNS on the
+  // socket), read with received_at().
+  ReceiveBatch(std::size_t capacity, std::size_t buffer_size, bool kernel_timestamps = false);
   ReceiveBatch(const ReceiveBatch&) = delete;
   ReceiveBatch& operator=(const ReceiveBatch&) = delete;
   ReceiveBatch(ReceiveBatch&&) noexcept = default;
@@ -42,11 +47,14 @@ class ReceiveBatch {
   [[nodiscard]] const Endpoint& source(std::size_t i) const noexcept { return sources_[i]; }
   // The datagram was larger than buffer_size() and was cut.
   [[nodiscard]] bool truncated(std::size_t i) const noexcept;
+  // When the kernel received the i-th datagram (CLOCK_REALTIME, ns since the epoch); 0 when the
+  // batch or the socket does not carry timestamps.
+  [[nodiscard]] std::int64_t received_at_ns(std::size_t i) const noexcept;
 
   void clear() noexcept { size_ = 0; }
 
  private:
-  friend class UdpSocket;
+  friend struct detail::Mmsg;
   void arm() noexcept;  // resets the value-result fields before recvmmsg
 
   std::size_t buffer_size_;
@@ -56,6 +64,8 @@ class ReceiveBatch {
   std::vector<Endpoint> sources_;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> headers_;
+  std::size_t control_stride_ = 0;      // 0: no timestamps
+  std::vector<std::uint64_t> control_;  // cmsg buffers, 8-byte aligned as cmsghdr needs
 };
 
 // Outgoing datagrams queued for one sendmmsg call.
@@ -88,7 +98,7 @@ class SendBatch {
   void clear() noexcept { size_ = 0; }
 
  private:
-  friend class UdpSocket;
+  friend struct detail::Mmsg;
 
   std::size_t buffer_size_;
   std::size_t stride_;

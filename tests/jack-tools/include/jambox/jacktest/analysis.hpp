@@ -48,6 +48,14 @@ struct CorrelationOptions {
   // has no second lag that fits, short enough to re-lock before the next event.
   std::size_t resync_frames = 1024;
   double resync_threshold = 0.97;  // ...and how well: a real continuation matches almost exactly
+  // When nothing fits within slip_frames, the signal is looked for again within +/- this many
+  // frames (0: not at all), at most once every relock_retry_frames while it stays lost. A
+  // receiver whose audio clock lost time (xruns) drops the audio that went stale meanwhile:
+  // the signal goes on tens of milliseconds earlier, and every period after that is intact.
+  std::size_t relock_frames = 0;
+  std::size_t relock_step = 1;  // coarse step of that search; 4 suits multitone (smooth)
+  // The dropped audio itself matches nowhere: look again right after it.
+  std::size_t relock_retry_frames = 1024;
   // Lag changes at least this large are jumps (audio lost or repeated); smaller ones are the
   // slow drift of a resampling path catching up.
   std::size_t jump_frames = 16;
