@@ -183,8 +183,8 @@ struct JitterBuffer::State {
   }
 
   // delay: our clock when the packet reached this thread, minus its stream position; this is
-  // what decides whether it is in time. precise: the same at the moment the network thread
-  // received it, when the caller supplied timestamps. The baseline is taken from the precise
+  // what decides whether it is in time. precise: the same at the moment the packet arrived,
+  // when the caller supplied timestamps. The baseline is taken from the precise
   // delays: the audio thread only sees packets at period boundaries, and with drift that
   // quantisation would move the baseline in whole-period steps instead of smoothly.
   void observe_delay(std::int64_t ext, double precise) {

@@ -29,13 +29,14 @@ void PolledSocket::open(const Endpoint& peer, bool kernel_timestamps) {
     if (fd < 0) throw_system(errno, "open UDP socket for " + to_string(peer));
     fd_ = fd;
     v6_ = v6;
-    const int on = kernel_timestamps ? 1 : 0;
-    if (::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) {
-      const int error = errno;
-      close();
-      throw_system(error, "enable receive timestamps for " + to_string(peer));
-    }
   }
+  // Asked for again on every open: a socket reused for another peer keeps its port, not this
+  // choice. Where the kernel offers no stamps (an emulator such as qemu-user refuses the option),
+  // the socket works without them: datagrams then carry no time (received_at_ns() is 0) and the
+  // owner takes the moment it reads them.
+  const int on = kernel_timestamps ? 1 : 0;
+  kernel_timestamps_ =
+      ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0 && kernel_timestamps;
   if (::connect(fd_, peer.data(), static_cast<socklen_t>(peer.size())) != 0) {
     const int error = errno;
     close();
@@ -47,6 +48,7 @@ void PolledSocket::open(const Endpoint& peer, bool kernel_timestamps) {
 void PolledSocket::close() noexcept {
   if (fd_ < 0) return;
   ::close(fd_);
+  kernel_timestamps_ = false;
   fd_ = -1;
 }
 

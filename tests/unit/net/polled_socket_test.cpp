@@ -82,9 +82,15 @@ TEST_CASE("polled socket: talks to its peer only, with the kernel's receive time
   const std::int64_t read_ns = realtime_ns();
   CHECK(in.source(0) == server.local_endpoint());
   const std::int64_t stamp = in.received_at_ns(0);
-  CHECK(stamp >= sent_ns - 1'000'000);  // clock granularity
-  CHECK(stamp <= read_ns);
-  CHECK(read_ns - stamp >= 40'000'000);  // we looked 50 ms later; the stamp knows
+  if (box.kernel_timestamps()) {
+    CHECK(stamp >= sent_ns - 1'000'000);  // clock granularity
+    CHECK(stamp <= read_ns);
+    CHECK(read_ns - stamp >= 40'000'000);  // we looked 50 ms later; the stamp knows
+  } else {
+    // qemu-user (the arm64 unit tests) refuses SO_TIMESTAMPNS: no stamp rather than a wrong one.
+    WARN("no kernel receive timestamps here");
+    CHECK(stamp == 0);
+  }
 
   SECTION("a batch without room for timestamps reports none") {
     REQUIRE(server.send_to(hello, local, ignored));

@@ -47,10 +47,10 @@ class JitterBuffer {
   // Forgets the stream and the statistics (slot reuse for a new remote).
   void reset() noexcept;
 
-  // One packet of `frames` = ch1.size() (32, 64, 128 or 256) frames. arrival_us: the network
-  // thread's receive time; now_us: the current period's time on the same monotonic clock. With
-  // both, delays are measured to the microsecond instead of to the period, which keeps the drift
-  // estimate smooth; 0 means unknown.
+  // One packet of `frames` = ch1.size() (32, 64, 128 or 256) frames. arrival_us: when the packet
+  // arrived (the kernel's receive time); now_us: the current period's time on the same monotonic
+  // clock. With both, delays are measured to the microsecond instead of to the period, which keeps
+  // the drift estimate smooth; 0 means unknown.
   PushResult push(std::uint32_t sequence, std::span<const float> ch1, std::span<const float> ch2,
                   std::uint64_t arrival_us = 0, std::uint64_t now_us = 0) noexcept;
   // The next out_l.size() (<= kMaxPeriodFrames) frames of the stream.

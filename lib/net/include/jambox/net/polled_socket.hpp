@@ -29,13 +29,16 @@ class PolledSocket {
   // `peer`; an open socket of the same family is only connected again (it keeps its port, so the
   // peer still knows it). `kernel_timestamps`: the kernel stamps each datagram's arrival
   // (SO_TIMESTAMPNS; ReceiveBatch::received_at_ns), so a thread that polls late still knows when
-  // a datagram came. Throws std::system_error naming the peer.
+  // a datagram came, where the kernel offers that (kernel_timestamps() says). Throws
+  // std::system_error naming the peer.
   void open(const Endpoint& peer, bool kernel_timestamps = false);
   void close() noexcept;
 
   [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
   [[nodiscard]] int fd() const noexcept { return fd_; }
   [[nodiscard]] const Endpoint& peer() const noexcept { return peer_; }
+  // The kernel stamps arriving datagrams (asked for and granted at the last open()).
+  [[nodiscard]] bool kernel_timestamps() const noexcept { return kernel_timestamps_; }
   // The bound address, or a default endpoint when closed.
   [[nodiscard]] Endpoint local_endpoint() const;
 
@@ -47,6 +50,7 @@ class PolledSocket {
  private:
   int fd_ = -1;
   bool v6_ = false;
+  bool kernel_timestamps_ = false;
   Endpoint peer_;
 };
 
