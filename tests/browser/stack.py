@@ -251,7 +251,7 @@ public_endpoint = "127.0.0.1"
         # the same).
         subprocess.run([self.bin("tests/jack-tools/jambox-jack-reclaim")], capture_output=True,
                        timeout=30)
-        self.spawn(f"jackd-{box}", ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64",
+        self.spawn(f"jackd-{box}", ["jackd", "-n", name, "-S", "-d", "dummy", "-r", "48000", "-p", "64",
                                     "-C", "2", "-P", "2"], env=env)
         wait_for(f"jackd {name}", lambda: subprocess.run(
             ["jack_lsp", "-s", name], capture_output=True,

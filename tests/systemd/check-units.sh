@@ -37,17 +37,23 @@ for unit in "$work"/*.service; do
   fi
   echo "check-units: $name verified, exposure $level"
 done
-# The JACK unit's launcher refuses a driver it does not know with EX_CONFIG (78, so systemd does
+# The JACK unit's launcher refuses a value it does not know with EX_CONFIG (78, so systemd does
 # not restart it) and names the key, before anything is started.
 launcher=$repo/packaging/libexec/jambox-jackd
-set +e
-message=$(JACK_DRIVER=oss "$launcher" 2>&1)
-code=$?
-set -e
-if [[ $code != 78 || $message != *"JACK_DRIVER must be alsa or dummy, got 'oss'"* ]]; then
-  echo "check-units: jambox-jackd with JACK_DRIVER=oss: exit $code, '$message' (want 78)" >&2
-  status=1
-else
-  echo "check-units: jambox-jackd refuses an unknown JACK_DRIVER (exit 78)"
-fi
+refuses() {  # KEY=VALUE message [more environment]
+  local setting=$1 want=$2 message code
+  shift 2
+  set +e
+  message=$(env "$@" "$setting" "$launcher" 2>&1)
+  code=$?
+  set -e
+  if [[ $code != 78 || $message != *"$want"* ]]; then
+    echo "check-units: jambox-jackd with $setting: exit $code, '$message' (want 78)" >&2
+    status=1
+  else
+    echo "check-units: jambox-jackd refuses $setting (exit 78)"
+  fi
+}
+refuses JACK_DRIVER=oss "JACK_DRIVER must be alsa or dummy, got 'oss'"
+refuses JACK_SYNC=maybe "JACK_SYNC must be yes or no, got 'maybe'" JACK_DRIVER=dummy
 exit "$status"

@@ -190,20 +190,20 @@ struct Admission::Impl {
     control::PublishOptions retained;
     retained.retained = true;
     for (std::size_t i = 0; i < kClearsPerTick && !to_clear.empty(); ++i) {
-      const std::string topic = std::move(to_clear.front());
-      to_clear.pop_front();
-      queued.erase(topic);
-      if (session->publish(topic, "", retained)) {
-        ++counters.retained_cleared;
-        const auto now = Clock::now();
-        if (now - last_clear_log >= std::chrono::seconds(1)) {
-          last_clear_log = now;
-          log::notice(
-              "admission: cleared a retained message from {} (boxes never retain room "
-              "topics; {} cleared so far)",
-              message::clip(topic, 200), counters.retained_cleared);
-        }
+      // Refused (disconnected, or the most messages in flight): the topic stays first in the
+      // queue and the next second tries again, so no planted message outlives the attack.
+      if (!session->publish(to_clear.front(), "", retained)) break;
+      ++counters.retained_cleared;
+      const auto now = Clock::now();
+      if (now - last_clear_log >= std::chrono::seconds(1)) {
+        last_clear_log = now;
+        log::notice(
+            "admission: cleared a retained message from {} (boxes never retain room "
+            "topics; {} cleared so far)",
+            message::clip(to_clear.front(), 200), counters.retained_cleared);
       }
+      queued.erase(to_clear.front());
+      to_clear.pop_front();
     }
     clear_timer.expires_after(std::chrono::seconds(1));
     clear_timer.async_wait([this](const boost::system::error_code& ec) {

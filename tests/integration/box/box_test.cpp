@@ -1,8 +1,15 @@
-// Two jamboxd in one room, each on its own jackd (dummy driver, 48 kHz, 64 frames), through a
-// real jambox-broadcast. A known signal played into box A's inputs must come out of box B's
-// outputs intact, never out of A's own; A survives its JACK server being killed and restarted;
-// SIGTERM makes A leave the room, and B falls silent. Nothing here asserts timings: every wait
-// is generous and only bounds a failing test.
+// Two jamboxd in one room through a real jambox-broadcast, on one jackd (dummy driver, 48 kHz,
+// 64 frames). A known signal played into box A's inputs must come out of box B's outputs intact,
+// never out of A's own; both survive their JACK server being killed and restarted; SIGTERM makes A
+// leave the room, and B falls silent. Nothing here asserts timings: every wait is generous and
+// only bounds a failing test.
+//
+// One JACK server for both boxes: the dummy driver runs on the system clock and, on a loaded
+// machine, drops the time it was late by at every xrun. Two servers would each drop their own
+// share, hundreds of times in a take on a starved 2-core machine: two sound cards whose clocks
+// stumble apart by several percent, which no receiver can play without concealing (the jitter
+// buffer's own tests cover lost time on either side). Sharing the clock leaves the path under
+// test: capture, sealing, UDP through the room server, opening, the jitter buffer and playback.
 #include <jambox/jacktest/jack_server.hpp>
 #include <jambox/test/binaries.hpp>
 #include <jambox/test/process.hpp>
@@ -145,8 +152,7 @@ void check_silent(const nlohmann::json& rec) {
 TEST_CASE("two jamboxd in one room: B hears A, A never hears itself, A survives JACK and leaves",
           "[box][integration]") {
   TempDir dir("box-e2e");
-  jt::JackServer jack_a(dir);
-  jt::JackServer jack_b(dir);
+  jt::JackServer jack(dir);
   const std::string secret = jambox::test::random_secret();
   jambox::test::ServerSpec spec;
   spec.rooms = {{"band", secret, 0}, {"other", secret, 0}};
@@ -154,8 +160,8 @@ TEST_CASE("two jamboxd in one room: B hears A, A never hears itself, A survives 
   jambox::test::BroadcastServer server(dir, spec);
   const std::string address = server.endpoint().to_string();
 
-  auto box_a = start_box(dir, "boxA", jack_a.name(), address, secret);
-  auto box_b = start_box(dir, "boxB", jack_b.name(), address, secret);
+  auto box_a = start_box(dir, "boxA", jack.name(), address, secret);
+  auto box_b = start_box(dir, "boxB", jack.name(), address, secret);
   for (Process* box : {box_a.get(), box_b.get()}) {
     INFO("stderr: " << box->stderr_text());
     REQUIRE(wait_for_log(*box, "joined room band"));
@@ -164,11 +170,11 @@ TEST_CASE("two jamboxd in one room: B hears A, A never hears itself, A survives 
 
   // 1. A's signal at B's outputs; at the same time A's own outputs stay silent.
   {
-    auto rec_b = spawn(dir, "jambox-jack-record", record_args(jack_b.name(), "rec-b1", "boxB", 12),
-                       "rec-b1");
-    auto rec_a = spawn(dir, "jambox-jack-record", record_args(jack_a.name(), "rec-a1", "boxA", 12),
-                       "rec-a1");
-    auto play = spawn(dir, "jambox-jack-play", play_args(jack_a.name(), "play-a1", "boxA", 9, 1500),
+    auto rec_b =
+        spawn(dir, "jambox-jack-record", record_args(jack.name(), "rec-b1", "boxB", 12), "rec-b1");
+    auto rec_a =
+        spawn(dir, "jambox-jack-record", record_args(jack.name(), "rec-a1", "boxA", 12), "rec-a1");
+    auto play = spawn(dir, "jambox-jack-play", play_args(jack.name(), "play-a1", "boxA", 9, 1500),
                       "play-a1");
     REQUIRE(finish(*play) == 0);
     REQUIRE(finish(*rec_b) == 0);
@@ -178,28 +184,30 @@ TEST_CASE("two jamboxd in one room: B hears A, A never hears itself, A survives 
   }
 
   // 2. SIGHUP with another room: A moves without restarting audio, B stops hearing it; and back.
-  dir.write_file("boxA.conf", box_config("boxA", jack_a.name(), address, secret, "other"));
+  dir.write_file("boxA.conf", box_config("boxA", jack.name(), address, secret, "other"));
   REQUIRE(box_a->signal(SIGHUP));
   REQUIRE(wait_for_log(*box_a, "joined room other"));
   REQUIRE(jt::wait_until(
       [&] { return last_status(*box_b).find(" remotes=0 ") != std::string::npos; }, 60s));
-  dir.write_file("boxA.conf", box_config("boxA", jack_a.name(), address, secret));
+  dir.write_file("boxA.conf", box_config("boxA", jack.name(), address, secret));
   REQUIRE(box_a->signal(SIGHUP));
   REQUIRE(wait_for_log(*box_a, "joined room band", 2));
   CHECK(count(box_a->stderr_text(), "audio running") == 1);  // audio was never restarted
   REQUIRE(jt::wait_until(
       [&] { return last_status(*box_b).find(" remotes=1 ") != std::string::npos; }, 60s));
 
-  // 3. A's JACK server dies and comes back: A reconnects by itself and B hears it again.
-  jack_a.kill();
-  REQUIRE(wait_for_log(*box_a, "audio stopped"));
-  jack_a.start();
-  REQUIRE(wait_for_log(*box_a, "audio running", 2));
-  REQUIRE(box_a->running());
+  // 3. The JACK server dies and comes back: both boxes reconnect by themselves and B hears A again.
+  jack.kill();
+  for (Process* box : {box_a.get(), box_b.get()}) REQUIRE(wait_for_log(*box, "audio stopped"));
+  jack.start();
+  for (Process* box : {box_a.get(), box_b.get()}) {
+    REQUIRE(wait_for_log(*box, "audio running", 2));
+    REQUIRE(box->running());
+  }
   {
     auto rec_b =
-        spawn(dir, "jambox-jack-record", record_args(jack_b.name(), "rec-b2", "boxB", 8), "rec-b2");
-    auto play = spawn(dir, "jambox-jack-play", play_args(jack_a.name(), "play-a2", "boxA", 5, 1500),
+        spawn(dir, "jambox-jack-record", record_args(jack.name(), "rec-b2", "boxB", 8), "rec-b2");
+    auto play = spawn(dir, "jambox-jack-play", play_args(jack.name(), "play-a2", "boxA", 5, 1500),
                       "play-a2");
     REQUIRE(finish(*play) == 0);
     REQUIRE(finish(*rec_b) == 0);
@@ -210,9 +218,9 @@ TEST_CASE("two jamboxd in one room: B hears A, A never hears itself, A survives 
   // silent.
   // The recorder starts first: it looks for the signal from its beginning.
   auto rec_b3 =
-      spawn(dir, "jambox-jack-record", record_args(jack_b.name(), "rec-b3", "boxB", 6), "rec-b3");
-  auto play = spawn(dir, "jambox-jack-play", play_args(jack_a.name(), "play-a3", "boxA", 0, 1500),
-                    "play-a3");
+      spawn(dir, "jambox-jack-record", record_args(jack.name(), "rec-b3", "boxB", 6), "rec-b3");
+  auto play =
+      spawn(dir, "jambox-jack-play", play_args(jack.name(), "play-a3", "boxA", 0, 1500), "play-a3");
   REQUIRE(finish(*rec_b3) == 0);
   {
     const auto rec = result_of(*rec_b3);
@@ -228,7 +236,7 @@ TEST_CASE("two jamboxd in one room: B hears A, A never hears itself, A survives 
       [&] { return last_status(*box_b).find(" remotes=0 ") != std::string::npos; }, 60s));
   {
     auto rec_b =
-        spawn(dir, "jambox-jack-record", record_args(jack_b.name(), "rec-b4", "boxB", 3), "rec-b4");
+        spawn(dir, "jambox-jack-record", record_args(jack.name(), "rec-b4", "boxB", 3), "rec-b4");
     REQUIRE(finish(*rec_b) == 0);
     check_silent(result_of(*rec_b));
   }

@@ -161,6 +161,10 @@ void JackServer::start() {
   std::vector<std::string> jackd_args{"-n", options_.name};
   const char* no_rt = std::getenv("JAMBOX_JACK_NO_REALTIME");
   if (no_rt != nullptr && std::string(no_rt) == "1") jackd_args.emplace_back("--no-realtime");
+  // Synchronous mode, as jambox-jackd runs the appliance's server: each period waits for every
+  // client, so a client that is late on a loaded machine delays the period (an xrun) instead of
+  // having it skipped or repeated.
+  jackd_args.emplace_back("-S");
   for (const std::string& a :
        {std::string("-d"), std::string("dummy"), std::string("-r"), std::to_string(options_.rate),
         std::string("-p"), std::to_string(options_.period), std::string("-C"), std::string("2"),

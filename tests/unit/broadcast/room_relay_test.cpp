@@ -30,11 +30,13 @@ struct Published {
 
 struct Relay {
   std::vector<Published> sent;
+  bool session_busy = false;  // the session refuses publishes (down, or too many in flight)
   std::set<std::string> rooms{"band", "jam"};
   std::int64_t wall = 1'700'000'000'000;
   RoomRelay relay{
       "jambox",
       RoomRelay::Hooks{[this](const std::string& topic, std::string_view payload, bool retained) {
+                         if (session_busy) return false;
                          sent.push_back({topic, std::string(payload), retained});
                          return true;
                        },
@@ -162,6 +164,23 @@ TEST_CASE("relay: non-members, garbage, floods and retained messages are dropped
   CHECK(r.sent.back().retained);
   CHECK(r.relay.counters().retained_cleared == 1);
   CHECK(message::dump(r.relay.figures()).size() < 4096);
+
+  // Planted while the session refuses to publish: the clearing waits for it, it is not lost.
+  r.out("box-evil", "presence", presence("join"), true);
+  r.session_busy = true;
+  for (int i = 0; i < 3; ++i) {
+    r.now += std::chrono::seconds(1);
+    r.relay.tick(r.now);
+  }
+  CHECK(r.to("jambox/player/box-evil/room/out/presence", mark).empty());
+  CHECK(r.relay.counters().retained_cleared == 1);
+  r.session_busy = false;
+  r.now += std::chrono::seconds(1);
+  r.relay.tick(r.now);
+  const auto later = r.to("jambox/player/box-evil/room/out/presence", mark);
+  REQUIRE(later.size() == 1);
+  CHECK(later[0].empty());
+  CHECK(r.relay.counters().retained_cleared == 2);
 }
 
 TEST_CASE("relay: membership ends with leave, a move, silence or the room's end",
