@@ -211,6 +211,18 @@ struct Admission::Impl {
     });
   }
 
+  // The broker drops messages to a subscriber that falls behind (a flood), a planted retained
+  // one among them; every 10 s the room topics' retained messages are asked for again, so each is
+  // seen and cleared however busy the server was when it was planted.
+  void sweep() {
+    for (const std::string& filter : swept) session->resend_retained(filter);
+    sweep_timer.expires_after(kSweepEvery);
+    sweep_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) sweep();
+    });
+  }
+
+  static constexpr std::chrono::seconds kSweepEvery{10};
   static constexpr std::size_t kMaxQueuedClears = 4096;
   static constexpr std::size_t kClearsPerTick = 20;
 
@@ -225,6 +237,9 @@ struct Admission::Impl {
   std::unordered_set<std::string> queued;
   bool clearing = false;
   boost::asio::steady_timer clear_timer{io};
+  std::vector<std::string> swept{config.prefix + "/room/+/presence/+",
+                                 config.prefix + "/room/+/transport/+"};
+  boost::asio::steady_timer sweep_timer{io};
   Clock::time_point last_clear_log{};
   AdmissionCounters counters;
   message::KeyedRate rates{kRequestBurst, kRequestsPerSecond, kRateKeys};
@@ -239,9 +254,8 @@ Admission::Admission(boost::asio::io_context& io, AdmissionConfig config, RoomLo
   sc.uri = impl_->config.broker;
   sc.identity = impl_->config.identity;
   sc.tls = impl_->config.tls;
-  sc.subscriptions = {"$share/jambox-broadcast/" + impl_->config.prefix + "/player/+/request/+",
-                      impl_->config.prefix + "/room/+/presence/+",
-                      impl_->config.prefix + "/room/+/transport/+"};
+  sc.subscriptions = {"$share/jambox-broadcast/" + impl_->config.prefix + "/player/+/request/+"};
+  sc.subscriptions.insert(sc.subscriptions.end(), impl_->swept.begin(), impl_->swept.end());
   control::SessionEvents events;
   Impl* impl = impl_.get();
   events.state = [](control::LinkState state, const std::string& why) {
@@ -273,10 +287,15 @@ Admission::~Admission() = default;
 
 void Admission::start() {
   impl_->session->start();
+  impl_->sweep_timer.expires_after(Impl::kSweepEvery);
+  impl_->sweep_timer.async_wait([impl = impl_.get()](const boost::system::error_code& ec) {
+    if (!ec) impl->sweep();
+  });
 }
 
 void Admission::stop() {
   impl_->clear_timer.cancel();
+  impl_->sweep_timer.cancel();
   impl_->session->stop(std::chrono::milliseconds(1000));
 }
 
@@ -286,9 +305,11 @@ const AdmissionCounters& Admission::counters() const noexcept {
 
 void Admission::attach(
     std::vector<std::string> filters, std::function<bool(const control::Message&)> take,
-    std::function<void(const std::string& player_key, const std::string& room)> admitted) {
+    std::function<void(const std::string& player_key, const std::string& room)> admitted,
+    std::vector<std::string> swept) {
   impl_->take = std::move(take);
   impl_->admitted = std::move(admitted);
+  impl_->swept.insert(impl_->swept.end(), swept.begin(), swept.end());
   for (const std::string& filter : filters) impl_->session->subscribe(filter);
 }
 

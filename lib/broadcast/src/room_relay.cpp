@@ -98,6 +98,10 @@ std::int64_t RoomRelay::wall_ms() const {
       .count();
 }
 
+std::vector<std::string> RoomRelay::swept() const {
+  return {control::room_out_filter(prefix_)};
+}
+
 std::vector<std::string> RoomRelay::subscriptions() const {
   return {control::room_out_filter(prefix_), control::chat_from_filter(prefix_),
           control::admin_chat_filter(prefix_)};
@@ -394,7 +398,8 @@ RelayService::RelayService(boost::asio::io_context& io, Admission& admission, st
       [relay](const control::Message& m) { return relay->on_message(m, RoomRelay::Clock::now()); },
       [relay](const std::string& key, const std::string& room) {
         relay->admitted(key, room, RoomRelay::Clock::now());
-      });
+      },
+      relay->swept());
   arm();
 }
 

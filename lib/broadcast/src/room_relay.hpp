@@ -98,6 +98,8 @@ class RoomRelay {
 
   // The filters to subscribe (normal subscriptions: every server hears its own members).
   [[nodiscard]] std::vector<std::string> subscriptions() const;
+  // Those of them whose retained messages must be read again now and then (to be cleared).
+  [[nodiscard]] std::vector<std::string> swept() const;
   // A message on any topic: true when it was the relay's (room/out, chat/from, room/+/chat).
   bool on_message(const control::Message& m, Clock::time_point now);
   // This server has just admitted `key` to `room`.

@@ -672,6 +672,19 @@ void Session::subscribe(const std::string& filter) {
   }
 }
 
+bool Session::resend_retained(const std::string& filter) {
+  Impl& s = *impl_;
+  const auto& list = s.config.subscriptions;
+  if (!s.is_ready || std::find(list.begin(), list.end(), filter) == list.end()) return false;
+  try {
+    s.client.subscribe(filter, 1, subscribe_options());
+  } catch (const mqtt::exception& e) {
+    log::warning("MQTT subscribe {}: {}", filter, e.what());
+    return false;
+  }
+  return true;
+}
+
 void Session::unsubscribe(const std::string& filter) {
   Impl& s = *impl_;
   auto& list = s.config.subscriptions;

@@ -91,9 +91,12 @@ class Admission {
 
   // The room relay (room_relay.hpp) rides on this session: `filters` are subscribed too,
   // `take` sees every message first (true: it was the relay's), and `admitted` hears of every
-  // ticket issued (player key, room) before the answer goes out. Call before start().
+  // ticket issued (player key, room) before the answer goes out. The retained messages on
+  // `swept` (some of `filters`) are read again every 10 s, like those on the room topics the
+  // admission clears itself. Call before start().
   void attach(std::vector<std::string> filters, std::function<bool(const control::Message&)> take,
-              std::function<void(const std::string& player_key, const std::string& room)> admitted);
+              std::function<void(const std::string& player_key, const std::string& room)> admitted,
+              std::vector<std::string> swept = {});
   // Publishes on this session (QoS 1); false when not sent (not connected, too many in flight).
   bool publish(const std::string& topic, std::string_view payload, bool retained = false);
   [[nodiscard]] std::string state() const;  // disconnected, connecting, connected, reconnecting

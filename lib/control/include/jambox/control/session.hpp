@@ -124,6 +124,11 @@ class Session {
   // Adds (removes) a topic filter, QoS 1, now if connected and on every later connect.
   void subscribe(const std::string& filter);
   void unsubscribe(const std::string& filter);
+  // Subscribes to one of our filters again, so the broker sends what it retains there anew.
+  // A broker drops messages to a subscriber that falls behind (mosquitto: "Outgoing messages are
+  // being dropped"); whoever must see every retained message re-reads them this way. False when
+  // not ready or `filter` is not ours.
+  bool resend_retained(const std::string& filter);
 
   [[nodiscard]] LinkState state() const noexcept;
   [[nodiscard]] bool ready() const noexcept;
