@@ -184,7 +184,9 @@ TEST_CASE("the audio thread carries the room's packets and never allocates",
     return r.has_value() && r->jitter.playing && a.link().stats().rtt_us > 0;
   }));
   CHECK_FALSE(remote(a.snapshot(), a_id).has_value());  // never hears itself
-  CHECK(a.link().stats().audio_thread_periods > 500);
+  // Waited for, not sampled: on a loaded machine the audio thread may be behind B's count (a
+  // stall hands the packets to the loop for a while).
+  CHECK(run_until(io, [&] { return a.link().stats().audio_thread_periods > 500; }));
   CHECK(a.link().stats().rejected == 0);
   CHECK(a.link().stats().send_dropped == 0);
   check_no_allocation(a);
