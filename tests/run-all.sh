@@ -8,7 +8,10 @@
 #   4. Debian packages built, installed, checked, booted into a jam and purged (as root only: it
 #      changes this machine's packages; skipped otherwise)
 #   5. arm64 packages cross-built, their unit tests run under qemu-aarch64-static
-#   6. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target
+#   6. `fuzz` preset (clang + libFuzzer + ASan/UBSan): a bounded fuzz run of every fuzz target,
+#      while the Raspberry Pi image is built from the arm64 packages (as root only)
+#   7. that image booted under qemu-system-aarch64 into a jam with this machine's room server
+#      (tests/appliance/qemu-boot.sh)
 # Stops at the first failure. JAMBOX_FUZZ_SECONDS (default 45) bounds each fuzz target.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +37,8 @@ for preset in ci asan; do
   # One at a time: they start real servers and measure real traffic.
   ctest --preset "$preset" -L integration -j 1
   if [[ $preset == ci ]]; then
+    step "image first boot files: $preset"
+    JAMBOX_BUILD_DIR=build/$preset tests/appliance/provision-test.sh
     # Two jackd, the room server and two jamboxd for about 40 s, JACK killed and restarted in
     # the middle: it needs the release build's timing (the sanitizer build's jamboxd code is
     # covered by the unit tests and the JACK client integration tests above).
@@ -52,9 +57,34 @@ step "arm64: cross-built packages, unit tests under qemu-aarch64-static"
 # The Pi's packages: cross-compiled with multiarch; their unit tests run in the package build.
 packaging/build-debs.sh arm64
 
+step "Raspberry Pi image: built in the background while the fuzz run goes on"
+# As root only (the root filesystem keeps its owners). Most of the build is arm64 maintainer
+# scripts under qemu-user on one core, the fuzz run below uses the other.
+image_pid=""
+if [[ $(id -u) == 0 ]]; then
+  mkdir -p build
+  packaging/build-image.sh --no-xz >build/image-build.log 2>&1 &
+  image_pid=$!
+  trap 'kill "$image_pid" 2>/dev/null || true' EXIT
+else
+  echo "skipped: not root"
+fi
+
 step "fuzz (${JAMBOX_FUZZ_SECONDS:-45} s per target)"
 cmake --preset fuzz -DJAMBOX_FUZZ_SECONDS="${JAMBOX_FUZZ_SECONDS:-45}" >/dev/null
 cmake --build --preset fuzz -j "$jobs"
 ctest --preset fuzz -j 1
+
+if [[ -n $image_pid ]]; then
+  step "Raspberry Pi image: booted under qemu-system-aarch64 into a jam"
+  if ! wait "$image_pid"; then
+    tail -n 40 build/image-build.log
+    echo "the image build failed (whole log: build/image-build.log)" >&2
+    exit 1
+  fi
+  tail -n 1 build/image-build.log
+  # The room server of the ci build, on the loopback of a network namespace of the test's own.
+  JAMBOX_BUILD_DIR=build/ci tests/appliance/qemu-boot.sh
+fi
 
 step "all tests passed"

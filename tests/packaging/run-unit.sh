@@ -56,6 +56,14 @@ group=$(last_value Group)
 [[ -n $user ]] || fail "no User= (jambox's units never run as root)"
 home=$(getent passwd "$user" | cut -d: -f6) || fail "no user $user"
 [[ -n $group ]] || group=$(id -gn "$user")  # systemd's default: the user's primary group
+# systemd's supplementary groups: initgroups(User=, Group=), so Group= and the groups that list
+# the user as a member, not the user's primary group when Group= names another; then
+# SupplementaryGroups=.
+groups=$group
+while IFS=: read -r name _ _ members; do
+  [[ ,$members, == *",$user,"* ]] && groups+=",$name"
+done < <(getent group)
+for extra in $(last_value SupplementaryGroups); do groups+=",$extra"; done
 
 # The environment systemd gives a service: a fixed PATH and the user's identity, then the unit's
 # Environment= and EnvironmentFile= assignments, in order.
@@ -131,7 +139,7 @@ exec_as_service() {
   mapfile -t assignments < <(environment)
   umask "${umask_value:-0022}"
   exec prlimit "${limits[@]}" -- nice -n "${nice:-0}" -- \
-    setpriv --reuid="$user" --regid="$group" --init-groups "${no_new_privs[@]}" \
+    setpriv --reuid="$user" --regid="$group" --groups="$groups" "${no_new_privs[@]}" \
     --inh-caps=-all --bounding-set=-all -- \
     env -i "${assignments[@]}" "WATCHDOG_PID=$BASHPID" "${words[@]}"
 }

@@ -56,4 +56,6 @@ refuses() {  # KEY=VALUE message [more environment]
 }
 refuses JACK_DRIVER=oss "JACK_DRIVER must be alsa or dummy, got 'oss'"
 refuses JACK_SYNC=maybe "JACK_SYNC must be yes or no, got 'maybe'" JACK_DRIVER=dummy
+refuses JACK_PERIOD=100 "JACK_PERIOD must be 32, 64, 128 or 256, got '100'" JACK_DRIVER=dummy
+refuses JACK_DEVICE='hw:0;reboot' "JACK_DEVICE must be an ALSA device"
 exit "$status"
