@@ -38,7 +38,7 @@ for preset in ci asan; do
   ctest --preset "$preset" -L integration -j 1
   if [[ $preset == ci ]]; then
     step "image first boot files: $preset"
-    JAMBOX_BUILD_DIR=build/$preset tests/appliance/provision-test.sh
+    JAMBOX_BUILD_DIR=build/release tests/appliance/provision-test.sh  # the ci preset builds there
     # Two jackd, the room server and two jamboxd for about 40 s, JACK killed and restarted in
     # the middle: it needs the release build's timing (the sanitizer build's jamboxd code is
     # covered by the unit tests and the JACK client integration tests above).
@@ -83,8 +83,8 @@ if [[ -n $image_pid ]]; then
     exit 1
   fi
   tail -n 1 build/image-build.log
-  # The room server of the ci build, on the loopback of a network namespace of the test's own.
-  JAMBOX_BUILD_DIR=build/ci tests/appliance/qemu-boot.sh
+  # The room server of the ci build (build/release), on the loopback of a network namespace of the test's own.
+  JAMBOX_BUILD_DIR=build/release tests/appliance/qemu-boot.sh
 fi
 
 step "all tests passed"
