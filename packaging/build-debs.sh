@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Debian packages (jamboxd, jambox-broadcast, jambox-web) with dpkg-buildpackage (debhelper +
-# cmake, hardening=+all) and checks them with lintian (errors fail the build).
+# cmake, hardening=+all) and checks them with lintian (errors and warnings fail the build). When
+# the other architecture's packages of this version are in build/debs too, both must depend on
+# and recommend the same packages (the lowest versions may differ: they follow each
+# architecture's library symbols).
 #   amd64  a native build (its tests run in CI's own builds)
 #   arm64  a cross build for the Raspberry Pi with Debian multiarch and cmake/toolchain-aarch64.cmake;
 #          the unit tests are built with the packaged binaries and run under qemu-aarch64-static
@@ -40,6 +43,24 @@ done
 # The web mixer and the broker configuration: one package for every architecture.
 cp "../jambox-web_${version}_all.deb" "$out/"
 if command -v lintian >/dev/null; then
-  lintian --fail-on error "../jambox_${version}_${arch}.changes"
+  lintian --fail-on error,warning "../jambox_${version}_${arch}.changes"
 fi
+# The Pi gets what a PC gets: the same dependencies, whatever the architecture.
+for other in build/debs/*/; do
+  other=$(basename "$other")
+  [[ $other == "$arch" ]] && continue
+  for pkg in jamboxd jambox-broadcast; do
+    theirs=build/debs/$other/${pkg}_${version}_${other}.deb
+    [[ -e $theirs ]] || continue
+    names() { dpkg-deb -f "$1" "$2" | sed 's/ *([^)]*)//g'; }
+    for field in Depends Recommends; do
+      mine=$(names "$out/${pkg}_${version}_${arch}.deb" "$field")
+      if [[ $mine != "$(names "$theirs" "$field")" ]]; then
+        echo "build-debs: $pkg $field differ: $arch '$mine', $other '$(names "$theirs" "$field")'" >&2
+        exit 1
+      fi
+    done
+    echo "build-debs: $pkg depends on the same packages on $arch and $other"
+  done
+done
 ls -l "$out"

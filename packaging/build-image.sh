@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the jambox Raspberry Pi image (Pi 3, 4 and 5 in 64-bit mode; Debian bookworm arm64) from
+# Builds the jambox Raspberry Pi image (Pi 4 and 3 in 64-bit mode; Debian bookworm arm64) from
 # the Debian archive alone, the way Debian's own Raspberry Pi images are made: mmdebstrap with
 # linux-image-arm64 and raspi-firmware (non-free-firmware), systemd, jackd2 and our arm64
 # jamboxd package, then a FAT boot partition (RASPIFIRM) and an ext4 root (RASPIROOT) assembled
@@ -54,9 +54,11 @@ packages=(
   systemd-sysv udev kmod dbus initramfs-tools
   systemd-timesyncd systemd-resolved netbase iproute2
   dosfstools e2fsprogs fdisk
-  alsa-utils jackd2
   openssh-server less nano
 )
+# jamboxd's package names what a box needs beyond its dependencies (the sound card's tools) as
+# Recommends: the image installs them, and nothing else any package merely recommends.
+recommends=$(dpkg-deb -f "${deb[0]}" Recommends | tr -d ',')
 # The kernel and the Pi's boot firmware last, with our package: the initrd is made once (by the
 # kernel's own hook), not again for every package with an initramfs hook installed after it
 # (under qemu-user each run takes minutes). raspi-firmware's kernel hook copies kernel, initrd
@@ -70,7 +72,7 @@ mmdebstrap --architectures=arm64 --variant=minbase --mode=root --format=director
   --customize-hook="copy-in ${deb[0]} /var/cache/apt/archives" \
   --customize-hook="sync-in $repo/packaging/image/rootfs /" \
   --customize-hook='mv "$1/etc/resolv.conf" "$1/etc/resolv.conf.image" && cp -L /etc/resolv.conf "$1/etc/resolv.conf"' \
-  --customize-hook="chroot \"\$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends linux-image-arm64 raspi-firmware /var/cache/apt/archives/${deb[0]##*/}" \
+  --customize-hook="chroot \"\$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends linux-image-arm64 raspi-firmware /var/cache/apt/archives/${deb[0]##*/} $recommends" \
   --customize-hook='mv "$1/etc/resolv.conf.image" "$1/etc/resolv.conf"' \
   --customize-hook='chroot "$1" /usr/lib/jambox/image/finish' \
   bookworm "$root" "deb $mirror bookworm main non-free-firmware" \

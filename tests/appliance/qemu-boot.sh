@@ -3,6 +3,9 @@
 # (TCG, cortex-a72, 2 CPUs, the image as its disk, the image's own kernel and initrd, systemd as
 # PID 1) and checks the appliance as a musician and an admin meet it:
 #   - provisioning from the FAT partition: jambox/ files written with mtools before power-on
+#   - managed (the default): the box's certificate, key and CA on the card, mosquitto with a test
+#     PKI, the room server admitting the box by ticket into the room its jamboxd.conf names;
+#     --standalone: the room's address and secret on the card instead
 #   - multi-user.target with no failed units; jambox-jackd and jamboxd active, READY=1 and STATUS=
 #   - the box in the room on this machine's jambox-broadcast with no hands on it
 #   - the ALSA path: snd-aloop (jambox/modules), jackd -d alsa on the loopback card, jamboxd's ports
@@ -11,19 +14,21 @@
 #   - systemd-analyze security jamboxd on the running system
 #   - power cut (qemu killed), boot again: back in the room, no fsck failure, last boot's journal
 # Prints one JSON line last. The guest reaches nothing but the loopback of a network namespace
-# this test creates, where jambox-broadcast runs (qemu user networking; see docs/image.md for why
-# not restrict=on: it drops all of the guest's UDP). Commands in the guest go over SSH, turned on
-# through the boot partition the documented way (jambox/ssh).
+# this test creates, where jambox-broadcast and mosquitto run (qemu user networking; see
+# docs/image.md for why not restrict=on: it drops all of the guest's UDP). Commands in the guest go
+# over SSH, turned on through the boot partition the documented way (jambox/ssh).
 #
-# Usage: tests/appliance/qemu-boot.sh [--image DIR]   (default build/image)
+# Usage: tests/appliance/qemu-boot.sh [--image DIR] [--standalone]   (default build/image)
 # Environment: JAMBOX_BUILD_DIR (jambox-broadcast for this machine, default build/release).
 set -Eeuo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 image_dir=$repo/build/image
+mode=managed
 while (($#)); do
   case $1 in
     --image) image_dir=$(realpath "$2"); shift 2 ;;
-    *) echo "usage: $0 [--image DIR]" >&2; exit 64 ;;
+    --standalone) mode=standalone; shift ;;
+    *) echo "usage: $0 [--image DIR] [--standalone]" >&2; exit 64 ;;
   esac
 done
 build=${JAMBOX_BUILD_DIR:-$repo/build/release}
@@ -31,7 +36,9 @@ build=$(realpath "$build")
 
 # Our own network namespace: only its loopback exists, the guest reaches nothing else.
 if [[ -z ${JAMBOX_QEMU_NETNS:-} ]]; then
-  exec env JAMBOX_QEMU_NETNS=1 JAMBOX_BUILD_DIR="$build" unshare --net -- "$0" --image "$image_dir"
+  args=(--image "$image_dir")
+  [[ $mode == standalone ]] && args+=(--standalone)
+  exec env JAMBOX_QEMU_NETNS=1 JAMBOX_BUILD_DIR="$build" unshare --net -- "$0" "${args[@]}"
 fi
 ip link set lo up
 
@@ -44,19 +51,24 @@ done
 broadcast=$build/daemon/broadcast/jambox-broadcast
 [[ -x $broadcast ]] || die "$broadcast not built"
 command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 missing: packaging/install-deps.sh image"
+[[ $mode == standalone ]] || command -v mosquitto >/dev/null || die "mosquitto missing: packaging/install-deps.sh test"
 
 tmp=$(mktemp -d /tmp/jambox-qemu.XXXXXX)
-qemu_pid="" server_pid=""
+qemu_pid="" server_pid="" broker_pid=""
 cleanup() {
   [[ -n $qemu_pid ]] && kill -9 "$qemu_pid" 2>/dev/null
   [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null
+  [[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null
   wait 2>/dev/null || true
   if [[ -n ${JAMBOX_QEMU_KEEP:-} ]]; then note "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 
-# The room server on this namespace's loopback; the guest reaches it as 10.0.2.2.
+# The room server (and, managed, the broker) on this namespace's loopback; the guest reaches
+# them as 10.0.2.2, the name in the broker's certificate.
 port=7930
+mqtt_port=8883
+box=jambox-ci
 secret=$(openssl rand -base64 24)
 umask 077
 cat >"$tmp/broadcast.conf" <<CONF
@@ -70,6 +82,21 @@ interval_ms = 250
 name = "main"
 secret = "$secret"
 CONF
+if [[ $mode == managed ]]; then
+  "$repo/packaging/make-pki.sh" "$tmp/pki" --player "$box" --broker-san IP:10.0.2.2 >/dev/null
+  "$repo/tests/support/mosquitto-conf.sh" "$tmp/pki" "$mqtt_port" >"$tmp/mosquitto.conf"
+  mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
+  broker_pid=$!
+  cat >>"$tmp/broadcast.conf" <<CONF
+[mqtt]
+enabled = true
+broker = "ssl://127.0.0.1:$mqtt_port"
+ca_file = "$tmp/pki/ca.crt"
+cert_file = "$tmp/pki/jambox-broadcast.crt"
+key_file = "$tmp/pki/jambox-broadcast.key"
+public_endpoint = "10.0.2.2"
+CONF
+fi
 "$broadcast" --config "$tmp/broadcast.conf" 2>"$tmp/broadcast.log" &
 server_pid=$!
 
@@ -91,7 +118,6 @@ mkdir "$tmp/card"
 cp "$tmp/id.pub" "$tmp/card/ssh"
 echo snd-aloop >"$tmp/card/modules"
 echo jambox-ci >"$tmp/card/hostname"
-echo "$secret" >"$tmp/card/room.secret"
 # Emulated, the guest cannot keep 64-frame periods: 256 frames, 3 periods (5.3 ms).
 printf 'JACK_DRIVER=alsa\nJACK_DEVICE=hw:Loopback\nJACK_PERIOD=256\nJACK_NPERIODS=3\n' >"$tmp/card/jackd.conf"
 cat >"$tmp/card/jamboxd.conf" <<CONF
@@ -99,15 +125,35 @@ cat >"$tmp/card/jamboxd.conf" <<CONF
 capture = ["system:capture_1", "system:capture_2"]
 playback = ["system:playback_1", "system:playback_2"]
 packet_frames = 256
+CONF
+if [[ $mode == managed ]]; then
+  # The admin's card: the box's identity; the room servers admit it into the room named here.
+  cp "$tmp/pki/ca.crt" "$tmp/card/ca.crt"
+  cp "$tmp/pki/$box.crt" "$tmp/card/player.crt"
+  cp "$tmp/pki/$box.key" "$tmp/card/player.key"
+  cat >>"$tmp/card/jamboxd.conf" <<CONF
+[room]
+name = "main"
+[mqtt]
+enabled = true
+broker = "ssl://10.0.2.2:$mqtt_port"
+player_key = "$box"
+CONF
+else
+  echo "$secret" >"$tmp/card/room.secret"
+  cat >>"$tmp/card/jamboxd.conf" <<CONF
 [room]
 server = "10.0.2.2:$port"
 name = "main"
 secret_file = "/etc/jambox/room.secret"
 CONF
+fi
 fat="$disk@@4M"
 mmd -i "$fat" ::jambox 2>/dev/null || true
 mcopy -o -i "$fat" "$tmp"/card/* ::jambox/
 
+# The network card without its PXE boot ROM: the kernel is given, nothing boots from the network
+# (and ipxe-qemu, which holds the ROM, need not be installed).
 boot() {  # starts the guest; its serial console goes to console.N.log
   local n=$1
   qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -display none -monitor none \
@@ -115,7 +161,7 @@ boot() {  # starts the guest; its serial console goes to console.N.log
     -kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img" \
     -append "root=LABEL=RASPIROOT rw rootwait fsck.repair=yes net.ifnames=0 console=ttyAMA0" \
     -drive "if=none,id=card,file=$disk,format=raw" -device virtio-blk-pci,drive=card \
-    -netdev "user,id=net,hostfwd=tcp:127.0.0.1:2222-:22" -device virtio-net-pci,netdev=net \
+    -netdev "user,id=net,hostfwd=tcp:127.0.0.1:2222-:22" -device virtio-net-pci,netdev=net,romfile= \
     -device virtio-rng-pci &
   qemu_pid=$!
   boot_start=$(date +%s.%N)
@@ -169,12 +215,20 @@ first_line=$(guest journalctl -b -u jamboxd -o cat --no-pager | grep -m 1 '^jamb
 note "jamboxd ready ${boot_to_ready_s} s after the kernel started; STATUS=$status_text"
 note "journal: $first_line"
 
-# Provisioning: the files are in /etc/jambox with their modes and off the card.
-prov=$(guest 'stat -c "%n %a %U" /etc/jambox/jamboxd.conf /etc/jambox/room.secret /etc/jambox/jackd.conf; ls /boot/firmware/jambox; cat /etc/hostname')
+# Provisioning: the files are in /etc/jambox with their modes and off the card (the key first).
+prov=$(guest 'cd /etc/jambox && stat -c "%n %a %U" jamboxd.conf room.secret jackd.conf pki/* 2>&1; ls /boot/firmware/jambox; cat /etc/hostname')
 provisioning_ok=false
-if grep -q "jamboxd.conf 640 root" <<<"$prov" && grep -q "room.secret 640 root" <<<"$prov" &&
+if grep -q "^jamboxd.conf 640 root" <<<"$prov" && grep -q "^room.secret 640 root" <<<"$prov" &&
   grep -qx jambox-ci <<<"$prov" && ! grep -qx "jamboxd.conf" <<<"$prov"; then
   provisioning_ok=true
+fi
+if [[ $mode == managed ]]; then
+  grep -q "^pki/player.key 600 jambox" <<<"$prov" && grep -q "^pki/player.crt 644 root" <<<"$prov" &&
+    grep -q "^pki/ca.crt 644 root" <<<"$prov" && ! grep -qx "player.key" <<<"$prov" ||
+    provisioning_ok=false
+  # In the room by a ticket from the room server, asked for through the broker.
+  grep -q "admission: ticket for room main to $box" "$tmp/broadcast.log" ||
+    die "the box is in the room without a ticket: $(tail -n 5 "$tmp/broadcast.log")"
 fi
 [[ $provisioning_ok == true ]] || die "provisioning: $prov"
 
@@ -227,6 +281,6 @@ power_cut_ok=false
 [[ $previous -gt 0 && ${fsck_failed:-0} == 0 ]] && power_cut_ok=true
 [[ $power_cut_ok == true ]] || die "after the power cut: last boot's jamboxd lines $previous, fsck failures $fsck_failed"
 
-printf '{"boot_to_ready_s":%s,"boot_to_room_s":%s,"alsa_ok":%s,"reload_ok":%s,"watchdog_ok":%s,"power_cut_ok":%s,"provisioning_ok":%s,"exposure":%s,"jack_period_frames":256}\n' \
-  "$boot_to_ready_s" "$boot_to_room_s" "$alsa_ok" "$reload_ok" "$watchdog_ok" "$power_cut_ok" \
-  "$provisioning_ok" "$exposure"
+printf '{"mode":"%s","boot_to_ready_s":%s,"boot_to_room_s":%s,"alsa_ok":%s,"reload_ok":%s,"watchdog_ok":%s,"power_cut_ok":%s,"provisioning_ok":%s,"exposure":%s,"jack_period_frames":256}\n' \
+  "$mode" "$boot_to_ready_s" "$boot_to_room_s" "$alsa_ok" "$reload_ok" "$watchdog_ok" \
+  "$power_cut_ok" "$provisioning_ok" "$exposure"

@@ -37,6 +37,18 @@ for unit in "$work"/*.service; do
   fi
   echo "check-units: $name verified, exposure $level"
 done
+# A program that refuses its configuration exits 78, which its unit does not restart. systemd
+# applies RestartPreventExitStatus= to the main process only: the check must be ExecStart='s own,
+# an ExecStartPre= check exiting 78 would be restarted until the start limit.
+for name in jamboxd jambox-broadcast jambox-jackd; do
+  unit=$repo/systemd/$name.service
+  if ! grep -qx 'RestartPreventExitStatus=78' "$unit" || grep -q '^ExecStartPre=' "$unit"; then
+    echo "check-units: $name.service: want RestartPreventExitStatus=78 and no ExecStartPre=" >&2
+    status=1
+  else
+    echo "check-units: $name.service: a refused configuration is not restarted"
+  fi
+done
 # The JACK unit's launcher refuses a value it does not know with EX_CONFIG (78, so systemd does
 # not restart it) and names the key, before anything is started.
 launcher=$repo/packaging/libexec/jambox-jackd

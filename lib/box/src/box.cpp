@@ -111,9 +111,11 @@ struct Box::Impl {
   // One journal line an admin reads first: what this box is, where it plays and who steers it.
   void log_start_summary() const {
     const BoxConfig& c = config();
-    const std::string room = model.in_room()
-                                 ? fmt::format("room {} on {}", c.room.name, c.room.server)
-                                 : std::string("no room until a join_room command");
+    std::string room = fmt::format("room {} on {}", c.room.name, c.room.server);
+    if (!model.in_room()) {
+      room = c.ticket_room.empty() ? std::string("no room until a join_room command")
+                                   : fmt::format("room {} by ticket", c.ticket_room);
+    }
     const std::string managed =
         c.control.enabled
             ? fmt::format("managed by {} as {}", c.control.broker, c.control.player_key)

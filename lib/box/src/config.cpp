@@ -170,10 +170,19 @@ BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides)
   read_control(doc.section("mqtt"), c.control, c.warnings);
 
   const config::Section room = doc.section("room");
-  // Managed boxes may start outside any room: the admin sends join_room.
-  const bool room_optional = c.control.enabled && !room.has("server") && !room.has("name") &&
-                             !room.has("secret") && !room.has("secret_file");
-  if (!room_optional) read_room(room, c);
+  const bool by_address = room.has("server") || room.has("secret") || room.has("secret_file");
+  if (c.control.enabled && !by_address) {
+    // Managed: a [room] name alone is the room the box asks the room servers for (a ticket) at
+    // start; without one it waits for the admin's join_room.
+    if (room.has("name")) {
+      c.ticket_room = room.require_string("name");
+      if (!wire::valid_room_name(c.ticket_room)) {
+        room.fail("name", "1 to 32 characters of A-Z a-z 0-9 . _ -");
+      }
+    }
+  } else {
+    read_room(room, c);
+  }
   c.encrypt_audio = room.get_bool("encrypt_audio", true);
 
   const config::Section logging = doc.section("logging");

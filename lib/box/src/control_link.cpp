@@ -128,6 +128,7 @@ struct ControlLink::Impl {
   milliseconds meter_interval{0};
   Clock::time_point meter_until{};
   bool meters_running = false;
+  std::string asked_ticket_room;  // the [room] name last asked for
 
   control::SessionConfig session_config() const {
     control::SessionConfig s;
@@ -198,6 +199,7 @@ struct ControlLink::Impl {
     const Clock::time_point now = Clock::now();
     room.on_ready(now);
     views.send(now);
+    ask_configured_room(now);
   }
 
   // Every inbound message: routed by topic to its adapter. Whatever goes wrong in a handler is
@@ -289,6 +291,17 @@ struct ControlLink::Impl {
     }
   }
 
+  // A managed box's [room] name: asked for once the session is up (it boots into its room with
+  // no hands on it, and comes back to it after a restart), and again when a reload names another.
+  void ask_configured_room(Clock::time_point now) {
+    const std::string& wanted = model.config().ticket_room;
+    if (wanted == asked_ticket_room || !session.ready()) return;
+    asked_ticket_room = wanted;
+    if (wanted.empty() || (model.in_room() && model.room().name == wanted)) return;
+    log::notice("admission: jamboxd.conf names room {}", wanted);
+    admission.request(wanted, now);
+  }
+
   void arm_housekeeping() {
     housekeeping.expires_after(kHousekeeping);
     housekeeping.async_wait([this](const boost::system::error_code& ec) {
@@ -296,6 +309,7 @@ struct ControlLink::Impl {
       const Clock::time_point now = Clock::now();
       views.send(now);
       room.tick(now);
+      ask_configured_room(now);
       admission.tick(now, model.needs_ticket());
       arm_housekeeping();
     });

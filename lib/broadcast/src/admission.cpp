@@ -1,3 +1,4 @@
+#include "retained_clearer.hpp"
 #include <jambox/broadcast/admission.hpp>
 #include <jambox/control/session.hpp>
 #include <jambox/control/topics.hpp>
@@ -12,9 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <string>
-#include <unordered_set>
 #include <utility>
 
 namespace jambox::broadcast {
@@ -170,41 +169,25 @@ struct Admission::Impl {
     session->publish(topics.response_prefix() + request_id, message::dump(response), options);
   }
 
-  // Boxes never retain room presence or transport: a retained one is stale or planted, and
-  // would wait on the broker for every box that joins the room later (boxes ignore retained
-  // room messages, but a box of an older version would not). The room server, which may write
-  // room topics, clears each with an empty retained message. Topics wait in a bounded queue and
-  // are cleared at most kClearsPerTick a second, so a flood of planted messages is cleared in
-  // full, later, and never makes the server publish faster than that.
+  // Boxes never retain room presence or transport (boxes ignore retained room messages, but a
+  // box of an older version would not): cleared, at most RetainedClearer::kPerTick a second.
   void on_room_message(const control::Message& m) {
     if (!m.retained || m.payload.empty()) return;
-    if (queued.contains(m.topic) || to_clear.size() >= kMaxQueuedClears) return;
-    queued.insert(m.topic);
-    to_clear.push_back(m.topic);
+    clearer.add(m.topic);
     if (!clearing) clear_some();
   }
 
   void clear_some() {
-    clearing = !to_clear.empty();
+    clearing = !clearer.empty();
     if (!clearing) return;
     control::PublishOptions retained;
     retained.retained = true;
-    for (std::size_t i = 0; i < kClearsPerTick && !to_clear.empty(); ++i) {
-      // Refused (disconnected, or the most messages in flight): the topic stays first in the
-      // queue and the next second tries again, so no planted message outlives the attack.
-      if (!session->publish(to_clear.front(), "", retained)) break;
-      ++counters.retained_cleared;
-      const auto now = Clock::now();
-      if (now - last_clear_log >= std::chrono::seconds(1)) {
-        last_clear_log = now;
-        log::notice(
-            "admission: cleared a retained message from {} (boxes never retain room "
-            "topics; {} cleared so far)",
-            message::clip(to_clear.front(), 200), counters.retained_cleared);
-      }
-      queued.erase(to_clear.front());
-      to_clear.pop_front();
-    }
+    clearer.clear_some(
+        [this, &retained](const std::string& topic) {
+          return session->publish(topic, "", retained);
+        },
+        Clock::now());
+    counters.retained_cleared = clearer.cleared();
     clear_timer.expires_after(std::chrono::seconds(1));
     clear_timer.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) clear_some();
@@ -223,8 +206,6 @@ struct Admission::Impl {
   }
 
   static constexpr std::chrono::seconds kSweepEvery{10};
-  static constexpr std::size_t kMaxQueuedClears = 4096;
-  static constexpr std::size_t kClearsPerTick = 20;
 
   boost::asio::io_context& io;
   AdmissionConfig config;
@@ -233,14 +214,12 @@ struct Admission::Impl {
   std::function<bool(const control::Message&)> take;
   std::function<void(const std::string&, const std::string&)> admitted;
   std::string room_prefix = config.prefix + "/room/";
-  std::deque<std::string> to_clear;
-  std::unordered_set<std::string> queued;
+  RetainedClearer clearer{"admission"};
   bool clearing = false;
   boost::asio::steady_timer clear_timer{io};
   std::vector<std::string> swept{config.prefix + "/room/+/presence/+",
                                  config.prefix + "/room/+/transport/+"};
   boost::asio::steady_timer sweep_timer{io};
-  Clock::time_point last_clear_log{};
   AdmissionCounters counters;
   message::KeyedRate rates{kRequestBurst, kRequestsPerSecond, kRateKeys};
   Clock::time_point last_refusal_log{};

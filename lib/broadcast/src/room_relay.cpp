@@ -317,29 +317,16 @@ void RoomRelay::tick(Clock::time_point now) {
     }
     chat_.forget_gone(hooks_.room_exists);
   }
-  for (std::size_t i = 0; i < kClearsPerTick && !to_clear_.empty(); ++i) {
-    // A refused publish (the session is down, or has its most messages in flight during a
-    // flood) keeps the topic at the head of the queue for the next tick: a dropped clearing
-    // would leave the poison on the broker for good.
-    if (!hooks_.publish(to_clear_.front(), "", true)) break;
-    ++counters_.retained_cleared;
-    if (now - last_clear_log_ >= std::chrono::seconds(1)) {
-      last_clear_log_ = now;
-      log::notice("relay: cleared a retained message from {} ({} cleared so far)",
-                  message::clip(to_clear_.front(), 200), counters_.retained_cleared);
-    }
-    queued_.erase(to_clear_.front());
-    to_clear_.pop_front();
-  }
+  clearer_.clear_some([this](const std::string& topic) { return hooks_.publish(topic, "", true); },
+                      now);
+  counters_.retained_cleared = clearer_.cleared();
   presence_rate_.forget_idle(now);
   transport_rate_.forget_idle(now);
   chat_.forget_idle(now);
 }
 
 void RoomRelay::clear_later(const std::string& topic) {
-  if (queued_.contains(topic) || to_clear_.size() >= kMaxQueuedClears) return;
-  queued_.insert(topic);
-  to_clear_.push_back(topic);
+  clearer_.add(topic);
 }
 
 void RoomRelay::drop(RelayDrop why) {

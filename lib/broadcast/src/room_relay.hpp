@@ -13,11 +13,12 @@
 // bytes) to every OTHER member M on {p}/player/M/room/in/presence|transport/X, QoS 1, not
 // retained. Everything else (non-members, retained, malformed, too fast, a presence for a room
 // the member has left) is dropped and counted per reason. Retained messages on room/out are
-// cleared from the broker, at most kClearsPerTick a second from a bounded queue.
+// cleared from the broker (retained_clearer.hpp).
 //
 // Chat (room_chat.hpp) uses the same membership: a musician's message for box K goes to K's
 // room, and join/leave of member boxes become chat events.
 
+#include "retained_clearer.hpp"
 #include "room_chat.hpp"
 #include <jambox/message/messages.hpp>
 #include <jambox/message/rate.hpp>
@@ -29,7 +30,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -83,8 +83,6 @@ class RoomRelay {
   static constexpr double kPerSecond = 2.0;
   static constexpr std::size_t kMaxMembers = 4096;
   static constexpr std::size_t kMaxRoomMembers = 64;  // the most any room admits (wire limit)
-  static constexpr std::size_t kMaxQueuedClears = 4096;
-  static constexpr std::size_t kClearsPerTick = 20;
 
   struct Hooks {
     // QoS 1; `retained` only to clear (an empty payload). False when not sent.
@@ -141,12 +139,10 @@ class RoomRelay {
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> rooms_;
   message::KeyedRate presence_rate_{kBurst, kPerSecond, kMaxMembers};
   message::KeyedRate transport_rate_{kBurst, kPerSecond, kMaxMembers};
-  std::deque<std::string> to_clear_;
-  std::set<std::string, std::less<>> queued_;
+  RetainedClearer clearer_{"relay"};
   RelayCounters counters_;
   RoomChat chat_;
   Clock::time_point last_drop_log_{};
-  Clock::time_point last_clear_log_{};
 };
 
 // The relay riding on `admission`'s session: subscribes its filters there, hears of every

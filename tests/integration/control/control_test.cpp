@@ -14,6 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -421,4 +424,51 @@ TEST_CASE("room admission over MQTT: jambox-broadcast hands boxes tickets, never
   CHECK(refused["link"] == "joined");
   admin.disconnect();
   CHECK(server.log().find("admission: ticket for room band to box-1") != std::string::npos);
+}
+
+TEST_CASE(
+    "a managed box boots into the room its jamboxd.conf names, by ticket, after a restart "
+    "too, and follows a reload to another",
+    "[integration][control]") {
+  TempDir dir("control-ticket-room");
+  MosquittoBroker broker(dir, {"box-1"});
+  jambox::test::ServerSpec spec = jambox::test::relaying_room_server(broker);
+  spec.rooms.push_back({"stage", jambox::test::random_secret(), 0});
+  jambox::test::BroadcastServer server(dir, spec);
+  const auto joins = [](const json& s) { return s["totals"]["joins"].get<std::int64_t>(); };
+  const jambox::test::ManagedBoxOptions in_band{.extra_mqtt = "[room]\nname = \"band\"\n"};
+
+  // No command: the box asks for its room once its MQTT session is up.
+  auto box = start_managed_box(dir, broker, "box-1", in_band);
+  INFO("server: " << server.log());
+  INFO("box: " << box->stderr_text());
+  CHECK(server.wait_for_stats(
+      [](const json& s) { return jambox::test::member_count(s, "band") == 1; }, 30s));
+  CHECK(box->stderr_text().find("admission: jamboxd.conf names room band") != std::string::npos);
+
+  // Killed (a power cut, a watchdog restart) and started again: back in the room, no hands on it.
+  const auto before = server.stats();
+  REQUIRE(before);
+  box->signal(SIGKILL);
+  static_cast<void>(box->wait_for(10s));
+  box = start_managed_box(dir, broker, "box-1", in_band);
+  INFO("box after the restart: " << box->stderr_text());
+  const std::int64_t joins_before = joins(*before);
+  CHECK(server.wait_for_stats([&](const json& s) { return joins(s) > joins_before; }, 30s));
+
+  // A reload naming another room moves the box there.
+  const auto conf = dir.path() / "box-1.conf";
+  std::ifstream in(conf);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find("name = \"band\"");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 13, "name = \"stage\"");
+  static_cast<void>(dir.write_file("box-1.conf", text));
+  box->signal(SIGHUP);
+  CHECK(server.wait_for_stats(
+      [](const json& s) {
+        return jambox::test::member_count(s, "stage") == 1 &&
+               jambox::test::member_count(s, "band") == 0;
+      },
+      30s));
 }

@@ -316,6 +316,31 @@ TEST_CASE("[mqtt]: managed mode with a good identity; the room may be left out",
   CHECK(c.warnings.empty());
 }
 
+TEST_CASE("[mqtt]: a managed box's [room] name alone is asked for by ticket", "[box][config]") {
+  MqttFixture f;
+  const std::string managed = f.section("ssl://broker.example.org", "box-7", "box-7");
+  const box::BoxConfig c = box::parse_config(managed + "[room]\nname = \"band.2\"\n", "m.conf");
+  CHECK(c.ticket_room == "band.2");
+  CHECK(c.room.server.empty());  // not in a room until a room server admits it
+  CHECK(c.warnings.empty());
+  const box::BoxConfig none = box::parse_config(managed, "m.conf");
+  CHECK(none.ticket_room.empty());
+
+  // The same rule for the name as everywhere; and standalone, a name alone is no room.
+  const auto key_of = [](const std::string& text) {
+    try {
+      static_cast<void>(box::parse_config(text, "m.conf"));
+    } catch (const ConfigError& e) {
+      return e.key();
+    }
+    return std::string("no error");
+  };
+  CHECK(key_of(managed + "[room]\nname = \"no spaces\"\n") == "room.name");
+  CHECK(key_of("[room]\nname = \"band\"\n") == "room.server");
+  // A server or a secret makes it a room by address, which needs all three.
+  CHECK(key_of(managed + "[room]\nname = \"band\"\nserver = \"10.0.0.1:7930\"\n") == "room.secret");
+}
+
 TEST_CASE("[mqtt]: errors name the file, line and key", "[box][config]") {
   MqttFixture f;
   const auto error_of = [](const std::string& text) -> std::pair<std::string, std::string> {

@@ -349,3 +349,45 @@ TEST_CASE("chat: the last 50 events per room, on request and on admission", "[br
   r.relay.tick(r.now);
   CHECK(r.relay.chat().history("band") == nullptr);
 }
+
+TEST_CASE("retained clearer: each topic once, a bounded queue, a refused publish kept first",
+          "[broadcast][relay]") {
+  broadcast::RetainedClearer clearer("test");
+  const auto now = broadcast::RetainedClearer::Clock::now();
+  std::vector<std::string> published;
+  bool accept = true;
+  const auto publish = [&](const std::string& topic) {
+    if (!accept) return false;
+    published.push_back(topic);
+    return true;
+  };
+  clearer.add("a");
+  clearer.add("a");  // queued already: cleared once
+  clearer.add("b");
+  accept = false;
+  clearer.clear_some(publish, now);
+  CHECK(published.empty());
+  CHECK_FALSE(clearer.empty());  // nothing lost while the session refuses
+  accept = true;
+  clearer.clear_some(publish, now);
+  CHECK(published == std::vector<std::string>{"a", "b"});
+  CHECK(clearer.cleared() == 2);
+  CHECK(clearer.empty());
+
+  // A flood: the queue holds kMaxQueued topics, and one call clears at most kPerTick of them.
+  for (std::size_t i = 0; i < broadcast::RetainedClearer::kMaxQueued + 100; ++i) {
+    clearer.add("t/" + std::to_string(i));
+  }
+  published.clear();
+  clearer.clear_some(publish, now);
+  CHECK(published.size() == broadcast::RetainedClearer::kPerTick);
+  std::size_t calls = 1;
+  while (!clearer.empty()) {
+    clearer.clear_some(publish, now);
+    ++calls;
+  }
+  CHECK(published.size() == broadcast::RetainedClearer::kMaxQueued);
+  CHECK(calls ==
+        broadcast::RetainedClearer::kMaxQueued / broadcast::RetainedClearer::kPerTick +
+            (broadcast::RetainedClearer::kMaxQueued % broadcast::RetainedClearer::kPerTick != 0));
+}

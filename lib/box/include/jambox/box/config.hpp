@@ -65,6 +65,9 @@ struct BoxConfig {
   audio::EngineConfig engine;
   MixConfig mix;
   RoomConfig room;  // empty server and name: no room at start (managed mode)
+  // Managed mode, [room] with a name and neither server nor secret: the room asked for by ticket
+  // at start (and again when a reload changes it); "" when the box waits for join_room.
+  std::string ticket_room;
   ControlConfig control;
   // [room] encrypt_audio: the audio this box sends is encrypted with the room's audio key.
   bool encrypt_audio = true;
