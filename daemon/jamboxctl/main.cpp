@@ -22,8 +22,11 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <iomanip>
 #include <iostream>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,6 +135,36 @@ json follow_admission(control::AdminClient& client, const std::string& player,
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   return nullptr;
+}
+
+// The tuner readings a meters message carries (set_tuner): "tuner 1: A2 +0.4 cents (110.03 Hz)".
+// A box's document: a field of the wrong type ends its line, never the watch; the note is shown
+// only as one of the twelve names.
+void print_tuner(const json& doc) {
+  static const std::set<std::string> kNotes{"C",  "C#", "D",  "D#", "E",  "F",
+                                            "F#", "G",  "G#", "A",  "A#", "B"};
+  const auto it = doc.find("tuner");
+  if (it == doc.end() || !it->is_array()) return;
+  for (const json& t : *it) {
+    if (!t.is_object()) continue;
+    try {
+      std::ostringstream line;
+      line << "tuner " << t.value("input", 0) << ": ";
+      const std::string note = t.value("note", std::string());
+      if (t.value("settling", false)) {
+        line << "listening...";
+      } else if (!t.value("pitch", false) || kNotes.count(note) == 0) {
+        line << "no pitch";
+      } else {
+        line << note << t.value("octave", 0) << " " << std::showpos << std::fixed
+             << std::setprecision(1) << t.value("cents", 0.0) << std::noshowpos << " cents ("
+             << std::setprecision(2) << t.value("frequency_hz", 0.0) << " Hz)";
+      }
+      std::cout << line.str() << "\n";
+    } catch (const json::exception&) {
+      std::cout << "(unreadable tuner reading)\n";
+    }
+  }
 }
 
 }  // namespace
@@ -370,6 +403,7 @@ int main(int argc, char** argv) {
           const double master = doc["master"][0].value("peak_dbfs", -120.0);
           std::cout << "in  [" << meter_bar(in1) << "] " << static_cast<int>(in1) << " dBFS   out ["
                     << meter_bar(master) << "] " << static_cast<int>(master) << " dBFS\n";
+          print_tuner(doc);
         }
         std::cout << std::flush;
       },

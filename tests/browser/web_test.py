@@ -268,6 +268,31 @@ def main():
                 attr_of(d, '[data-meter="input1"]', "data-level")), 30)
             check(float(level) > -40, f"the input meter moves with the test signal ({level} dBFS)")
             screenshot(alice, "mixer-meters")
+
+            # --- the tuner of input 1, on the same signal ---------------------------------------
+            set_control(alice, "tuner-input1", True)
+            state, text = wait_fate(alice, "tuner-input1")
+            check(state == "ok", f"turning the tuner on is acknowledged by the box ({state}: {text})")
+            status = wait_for("box-a's tuner of input 1 on", lambda: (
+                lambda s: s if s and s["mix"]["tuner"] == [True, False] else None)(
+                stack.ctl_json("status", "box-a")), timeout=10)
+            check(status is not None, "the box's status says its tuner of input 1 is on")
+            # The test signal is eight incommensurate sines: a reading, pitch or "no pitch", once
+            # the box has heard a whole window; never stuck at "listening".
+            tuned = wait(alice, "a tuner reading for input 1", lambda d: (
+                lambda v: v if v in ("pitch", "none") else None)(
+                attr_of(d, '[data-tuner="1"]', "data-state")), 20)
+            check(tuned in ("pitch", "none"), f"the page shows the box's tuner reading ({tuned})")
+            check(attr_of(alice, '[data-tuner="2"]', "data-state") == "off",
+                  "the tuner of input 2 stays off")
+            alice.execute_script("document.querySelector('[data-tuner=\"1\"]')"
+                                 ".scrollIntoView({block: 'center'});")
+            screenshot(alice, "mixer-tuner")
+            alice.execute_script("window.scrollTo(0, 0);")  # as the steps below expect the page
+            set_control(alice, "tuner-input1", False)
+            wait(alice, "the tuner of input 1 off again", lambda d: (
+                lambda v: v if v == "off" else None)(attr_of(d, '[data-tuner="1"]', "data-state")),
+                20)
             # One signal at a time into box-a: the room check compares against a single one.
             meter_signal.terminate()
             meter_signal.wait(timeout=10)

@@ -80,6 +80,7 @@ export function parseStatus(doc) {
     const metro = obj(mix, 'metronome');
     const jitter = obj(mix, 'jitter');
     const muted = arr(mix, 'muted_to_room', 2);
+    const tuner = arr(mix, 'tuner', 2);
     s.mix = {
       master_gain_db: num(mix, 'master_gain_db'),
       monitor_on: bool(monitor, 'on'),
@@ -87,6 +88,7 @@ export function parseStatus(doc) {
       metronome_on: bool(metro, 'on'),
       metronome_bpm: num(metro, 'bpm'),
       muted_to_room: [0, 1].map((i) => (typeof muted[i] === 'boolean' ? muted[i] : null)),
+      tuner: [0, 1].map((i) => (typeof tuner[i] === 'boolean' ? tuner[i] : null)),
       jitter_floor_ms: num(jitter, 'floor_ms'),
       jitter_ceiling_ms: num(jitter, 'ceiling_ms'),
       jitter_auto: bool(jitter, 'auto'),

@@ -3,7 +3,7 @@
 
 import { Control } from './control.js';
 import { h, text, fmt } from './dom.js';
-import { arr, isObject, num } from './json.js';
+import { arr, bool, isObject, num } from './json.js';
 import { admissionMessage, normalizeCode, validCode } from './names.js';
 
 const SILENCE_DB = -120;
@@ -21,6 +21,25 @@ function levelOf(v) {
   return { peak: Math.max(SILENCE_DB, Math.min(20, peak)), rms: Math.max(SILENCE_DB, Math.min(20, rms)) };
 }
 
+const NOTES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'];
+
+// One tuner reading of a meters message (status_report.cpp tuner_document), or null. A reading
+// that claims a pitch must carry a known note name and values in range, or it says "no pitch".
+function tunerOf(t) {
+  const input = num(t, 'input');
+  if (input !== 1 && input !== 2) return null;
+  if (bool(t, 'settling') === true) return { input, state: 'settling' };
+  const note = isObject(t) && typeof t.note === 'string' && NOTES.includes(t.note) ? t.note : null;
+  const octave = num(t, 'octave');
+  const cents = num(t, 'cents');
+  const hz = num(t, 'frequency_hz');
+  if (bool(t, 'pitch') !== true || note === null || !Number.isInteger(octave) || octave < -1 ||
+      octave > 9 || cents === null || Math.abs(cents) > 50 || hz === null || hz <= 0 || hz > 5000) {
+    return { input, state: 'none' };
+  }
+  return { input, state: 'pitch', note, octave, cents, hz };
+}
+
 // The typed view of a meters message (status_report.cpp meters_document, plus lease_ms_left).
 export function parseMeters(doc) {
   const inputs = arr(doc, 'inputs', 2).map(levelOf);
@@ -31,7 +50,50 @@ export function parseMeters(doc) {
     if (id === null || !Number.isInteger(id) || id < 1 || id > 0xffffffff) continue;
     remotes.push({ id, level: levelOf(isObject(r) ? r.level : null) });
   }
-  return { inputs, master, remotes, lease: num(doc, 'lease_ms_left') };
+  const tuners = arr(doc, 'tuner', 2).map(tunerOf).filter(Boolean);
+  return { inputs, master, remotes, tuners, lease: num(doc, 'lease_ms_left') };
+}
+
+// One input's tuner: the note, how far off it is (a needle over -50..+50 cents) and the
+// frequency; "listening" until the box has heard a whole window, "no pitch" for noise or silence.
+class TunerView {
+  constructor(n) {
+    this.note = h('span', { className: 'tuner-note' }, '–');
+    this.needle = h('div', { className: 'tuner-needle' });
+    this.scale = h('div', {
+      className: 'tuner-scale', role: 'meter', 'aria-label': `Input ${n} tuning`,
+      'aria-valuemin': -50, 'aria-valuemax': 50, 'aria-valuenow': 0, 'aria-valuetext': 'off',
+    }, this.needle);
+    this.detail = h('span', { className: 'tuner-detail' });
+    this.el = h('div', { className: 'tuner', 'data-tuner': String(n), 'data-state': 'off' },
+      this.note, this.scale, this.detail);
+    this.show(null);
+  }
+
+  // r: a reading (tunerOf), or null when the tuner is off.
+  show(r) {
+    const state = r ? r.state : 'off';
+    this.el.setAttribute('data-state', state);
+    let words = 'off';
+    if (state === 'settling') words = 'listening…';
+    else if (state === 'none') words = 'no pitch';
+    if (state !== 'pitch') {
+      text(this.note, '–');
+      text(this.detail, words);
+      this.needle.hidden = true;
+      this.scale.setAttribute('aria-valuetext', words);
+      this.el.classList.remove('in-tune');
+      return;
+    }
+    const cents = `${r.cents >= 0 ? '+' : '−'}${Math.abs(r.cents).toFixed(1)} cents`;
+    text(this.note, `${r.note}${r.octave}`);
+    text(this.detail, `${cents} · ${r.hz.toFixed(2)} Hz`);
+    this.needle.hidden = false;
+    this.needle.style.left = `calc(${(50 + r.cents).toFixed(1)}% - 1px)`;
+    this.scale.setAttribute('aria-valuenow', r.cents.toFixed(0));
+    this.scale.setAttribute('aria-valuetext', `${r.note}${r.octave} ${cents}`);
+    this.el.classList.toggle('in-tune', Math.abs(r.cents) <= 2);
+  }
 }
 
 class Meter {
@@ -92,6 +154,10 @@ export class Mixer {
     this.muteIn = [1, 2].map((n) =>
       ctl({ name: `mute-input${n}`, label: `Mute input ${n} to the room`, kind: 'checkbox', value: false,
         command: (muted) => ({ type: 'set_mute_to_room', payload: { input: n, muted } }) }));
+    this.tunerOn = [1, 2].map((n) =>
+      ctl({ name: `tuner-input${n}`, label: `Tune input ${n}`, kind: 'checkbox', value: false,
+        command: (on) => ({ type: 'set_tuner', payload: { channel: n, on } }) }));
+    this.tuners = [new TunerView(1), new TunerView(2)];
     this.metroOn = ctl({ name: 'metronome-on', label: 'Metronome', kind: 'checkbox', value: false,
       command: (on) => ({ type: 'set_metronome', payload: { on, bpm: this.metroBpm.value() } }) });
     this.metroBpm = ctl({ name: 'metronome-bpm', label: 'Tempo (BPM)', kind: 'number', min: 30, max: 300,
@@ -140,6 +206,7 @@ export class Mixer {
         this.chatHost,
         panel('My inputs', this.meters.input1.el, this.muteIn[0].el, this.meters.input2.el,
           this.muteIn[1].el, this.monitorOn.el, this.monitorGain.el),
+        panel('Tuner', this.tunerOn[0].el, this.tuners[0].el, this.tunerOn[1].el, this.tuners[1].el),
         panel('Remote players', this.remotesEmpty, this.remotesList),
         panel('Master', this.meters.master.el, this.master.el),
         panel('Metronome', this.metroOn.el, this.metroBpm.el),
@@ -262,6 +329,10 @@ export class Mixer {
       this.monitorGain.fromBox(m.monitor_gain_db);
       this.muteIn[0].fromBox(m.muted_to_room[0]);
       this.muteIn[1].fromBox(m.muted_to_room[1]);
+      this.tunerOn[0].fromBox(m.tuner[0]);
+      this.tunerOn[1].fromBox(m.tuner[1]);
+      // A tuner the box has off shows nothing, whatever an older meters message said.
+      m.tuner.forEach((on, i) => { if (on === false) this.tuners[i].show(null); });
       this.metroOn.fromBox(m.metronome_on);
       this.metroBpm.fromBox(m.metronome_bpm);
       this.jAuto.fromBox(m.jitter_auto);
@@ -387,6 +458,9 @@ export class Mixer {
   }
 
   onMeters(m) {
+    for (const [i, view] of this.tuners.entries()) {
+      view.show(m.tuners.find((t) => t.input === i + 1) || null);
+    }
     if (m.inputs[0]) this.meters.input1.set(m.inputs[0].peak, m.inputs[0].rms);
     if (m.inputs[1]) this.meters.input2.set(m.inputs[1].peak, m.inputs[1].rms);
     if (m.master.length > 0) {

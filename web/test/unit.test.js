@@ -9,6 +9,7 @@ import { CommandTracker, envelope, fateOfAck } from '../src/commands.js';
 import { isAuthRefusal } from '../src/auth.js';
 import { MAX_MESSAGE_BYTES, parseObject } from '../src/json.js';
 import { MeterLease } from '../src/meter-lease.js';
+import { parseMeters } from '../src/mixer.js';
 import { admissionMessage, normalizeCode, validCode, validKey, validUser } from '../src/names.js';
 
 // A clock whose timers run only when the test advances time.
@@ -324,3 +325,34 @@ test('chat log: keeps at most 200 events, dropping the oldest', () => {
   assert.equal(small.nextShown(4, shown), 5);
   assert.equal(small.nextShown(5, shown), null);
 });
+
+test('tuner readings in meters are typed; a claimed pitch needs a known note and sane values', () => {
+  const m = parseMeters({
+    inputs: [], master: [], remotes: [],
+    tuner: [
+      { input: 1, settling: false, pitch: true, frequency_hz: 110.02, note: 'A', octave: 2, cents: 0.3, confidence: 0.98 },
+      { input: 2, settling: true, pitch: false, confidence: 0 },
+      { input: 1, pitch: true, note: 'A', octave: 2, cents: 0.3, frequency_hz: 110 }, // beyond 2 entries
+    ],
+  });
+  assert.deepEqual(m.tuners, [
+    { input: 1, state: 'pitch', note: 'A', octave: 2, cents: 0.3, hz: 110.02 },
+    { input: 2, state: 'settling' },
+  ]);
+  const hostile = parseMeters({
+    tuner: [
+      { input: 1, pitch: true, note: '<img src=x>', octave: 2, cents: 1, frequency_hz: 110 },
+      { input: 2, pitch: true, note: 'E', octave: 2, cents: 400, frequency_hz: 82 },
+    ],
+  });
+  assert.deepEqual(hostile.tuners, [{ input: 1, state: 'none' }, { input: 2, state: 'none' }]);
+  assert.deepEqual(parseMeters({ tuner: [{ input: 3, pitch: true }, 'x', null] }).tuners, []);
+  assert.deepEqual(parseMeters({ tuner: 'many' }).tuners, []);
+  assert.deepEqual(parseMeters({}).tuners, []);
+});
+
+test('status: mix.tuner is read as two booleans', () => {
+  const s = parseStatus({ player_key: 'box-a', status: 'online', mix: { tuner: [true, 'yes'] } });
+  assert.deepEqual(s.mix.tuner, [true, null]);
+});
+

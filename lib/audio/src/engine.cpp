@@ -80,6 +80,9 @@ struct Engine::Impl {
   OutboundPacket out_packet;
 
   std::array<Meter, kInputs> input_meters;
+  std::array<bool, kInputs> tuning{};
+  std::array<tuner::InputTap, kInputs> taps{tuner::InputTap(kTunerTapFrames),
+                                            tuner::InputTap(kTunerTapFrames)};
   std::array<Meter, kOutputs> master_meters;
   std::uint64_t frame = 0;
   std::uint32_t since_publish = 0;
@@ -224,6 +227,9 @@ struct Engine::Impl {
         metronome.configure(m);
         break;
       }
+      case CommandType::tuner:
+        if (c.index < kInputs) tuning[c.index] = c.flag;
+        break;
     }
   }
 
@@ -342,6 +348,9 @@ Snapshot Engine::snapshot() const noexcept {
 MeterWindow Engine::take_meter_window() noexcept {
   return impl_->meter_history.take();
 }
+const tuner::InputTap& Engine::tuner_tap(std::uint32_t input) const noexcept {
+  return impl_->taps[input < kInputs ? input : 0];
+}
 const EngineConfig& Engine::config() const noexcept {
   return impl_->cfg;
 }
@@ -375,6 +384,8 @@ ProcessResult Engine::process(std::span<const float* const> inputs, std::span<fl
   // per-input mute), and the direct monitor (zero added delay: same samples, same period).
   m.input_meters[0].add(in_l, n);
   m.input_meters[1].add(in_r, n);
+  if (m.tuning[0]) m.taps[0].write({in_l, n});
+  if (m.tuning[1]) m.taps[1].write({in_r, n});
   std::copy_n(in_l, n, m.send_l.data());
   std::copy_n(in_r, n, m.send_r.data());
   m.to_room[0].apply(m.send_l.data(), n);

@@ -214,6 +214,12 @@ void register_commands(control::CommandProcessor& commands, CommandContext& c) {
     post(model, audio::Command::input_mute_to_room(input - 1, control::bool_field(p, "muted")));
     return json();
   });
+  commands.on("set_tuner", [&model](const json& p) {
+    const auto input = static_cast<std::uint32_t>(control::int_field(p, "channel", 1, 2));
+    const bool on = control::bool_field(p, "on");
+    post(model, audio::Command::tuner(input - 1, on));
+    return json{{"channel", input}, {"on", on}};
+  });
   commands.on("set_metronome", [&model](const json& p) {
     const bool on = control::bool_field(p, "on");
     const auto bpm = static_cast<float>(control::number_field(p, "bpm", 30.0, 300.0, 120.0));

@@ -432,6 +432,10 @@ struct ControlLink::Impl {
       control::PublishOptions qos0;
       qos0.qos = 0;
       json levels = meters_document(model.take_meters());
+      // The tuners ride with the levels: a tuning musician watches both.
+      if (std::vector<TunerReading> tuners = model.read_tuners(); !tuners.empty()) {
+        levels["tuner"] = tuner_document(tuners);
+      }
       // Every viewer sees how long the lease lasts, so one renewal serves all open pages.
       levels["lease_ms_left"] =
           std::chrono::duration_cast<milliseconds>(meter_until - Clock::now()).count();

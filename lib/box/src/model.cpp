@@ -90,7 +90,8 @@ BoxModel::BoxModel(boost::asio::io_context& io, BoxConfig config)
       config_(std::move(config)),
       engine_(config_.engine),
       link_(io, engine_.inbound(), engine_.outbound(), link_config(config_)),
-      processor_(std::make_unique<Processor>(engine_, link_)) {
+      processor_(std::make_unique<Processor>(engine_, link_)),
+      tuners_(engine_) {
   jack::SupervisorEvents events;
   events.connected = [this](const jack::ConnectionInfo& info) {
     link_.set_audio_running(true);
@@ -162,6 +163,9 @@ void MixSettings::record(const audio::Command& c) {
     case CommandType::input_mute_to_room:
       if (c.index < muted_to_room.size()) muted_to_room[c.index] = c.flag;
       break;
+    case CommandType::tuner:
+      if (c.index < tuner.size()) tuner[c.index] = c.flag;
+      break;
     case CommandType::jitter:
       jitter_floor_ms = c.value;
       jitter_ceiling_ms = c.value2;
@@ -175,6 +179,7 @@ void MixSettings::record(const audio::Command& c) {
 bool BoxModel::post(const audio::Command& command) {
   if (!engine_.post(command)) return false;
   mix_.record(command);
+  if (command.type == audio::CommandType::tuner) tuners_.switched(command.index, command.flag);
   return true;
 }
 
@@ -274,6 +279,10 @@ Figures BoxModel::gather() const {
 
 audio::MeterWindow BoxModel::take_meters() noexcept {
   return engine_.take_meter_window();
+}
+
+std::vector<TunerReading> BoxModel::read_tuners() {
+  return tuners_.read();
 }
 
 jack::State BoxModel::jack_state() const noexcept {

@@ -5,6 +5,7 @@
 // commands from MQTT, the room server's tickets), and every change is announced to the
 // listeners (the control link, the systemd status line). Loop thread only.
 
+#include "tuner_reader.hpp"
 #include <jambox/audio/engine.hpp>
 #include <jambox/audio/meter_window.hpp>
 #include <jambox/box/config.hpp>
@@ -46,6 +47,7 @@ struct MixSettings {
   float metronome_bpm = 120.0F;
   float metronome_gain_db = -12.0F;
   std::array<bool, 2> muted_to_room{};
+  std::array<bool, 2> tuner{};  // per input: the tuner is on
   float jitter_floor_ms = 1.0F;
   float jitter_ceiling_ms = 40.0F;
   bool jitter_adaptive = true;
@@ -108,6 +110,8 @@ class BoxModel {
   [[nodiscard]] Figures gather() const;
   // Levels since the previous call (one reader: the meters publisher).
   [[nodiscard]] audio::MeterWindow take_meters() noexcept;
+  // The tuners that are on, read now (the meters publisher's thread); empty when none is.
+  [[nodiscard]] std::vector<TunerReading> read_tuners();
   [[nodiscard]] std::string local_endpoint() const { return link_.local_endpoint(); }
   [[nodiscard]] jack::State jack_state() const noexcept;
 
@@ -130,6 +134,7 @@ class BoxModel {
   std::vector<Listener> listeners_;
   std::vector<std::function<void(const jack::ConnectionInfo*)>> audio_listeners_;
   MixSettings mix_;
+  TunerReader tuners_;
 };
 
 // The room link's settings for a box configuration.

@@ -44,6 +44,7 @@ json box_status(const Figures& f) {
               {"metronome",
                {{"on", m.metronome}, {"bpm", m.metronome_bpm}, {"gain_db", m.metronome_gain_db}}},
               {"muted_to_room", m.muted_to_room},
+              {"tuner", m.tuner},
               {"jitter",
                {{"floor_ms", m.jitter_floor_ms},
                 {"ceiling_ms", m.jitter_ceiling_ms},
@@ -65,6 +66,22 @@ json meters_document(const audio::MeterWindow& w) {
     if (r.active) m["remotes"].push_back({{"session_id", r.session_id}, {"level", level(r.level)}});
   }
   return m;
+}
+
+json tuner_document(const std::vector<TunerReading>& readings) {
+  json out = json::array();
+  for (const TunerReading& r : readings) {
+    json t{{"input", r.input + 1}, {"settling", r.settling}, {"pitch", r.pitched}};
+    if (r.pitched) {
+      t["frequency_hz"] = r.frequency_hz;
+      t["note"] = r.note;
+      t["octave"] = r.octave;
+      t["cents"] = r.cents;
+    }
+    t["confidence"] = r.confidence;
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 }  // namespace jambox::box

@@ -14,5 +14,8 @@ namespace jambox::box {
 // {"inputs": [...], "master": [...], "remotes": [{"session_id", "level"}]}: peak and RMS over
 // the whole window.
 [[nodiscard]] nlohmann::json meters_document(const audio::MeterWindow& window);
+// [{"input": 1|2, "settling", "pitch", "frequency_hz", "note", "octave", "cents", "confidence"}]:
+// the inputs whose tuner is on; no frequency or note without a pitch.
+[[nodiscard]] nlohmann::json tuner_document(const std::vector<TunerReading>& readings);
 
 }  // namespace jambox::box

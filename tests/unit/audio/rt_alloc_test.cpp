@@ -285,7 +285,7 @@ TEST_CASE("process() never allocates: 100,000 periods of churn", "[audio][rt]") 
     // Control traffic.
     if (p % 97 == 0) {
       const std::uint32_t who = seats[p % seats.size()].session;
-      switch ((p / 97) % 8) {
+      switch ((p / 97) % 9) {
         case 0:
           engine.post(Command::remote_gain(who, static_cast<float>(uni(rng) * 12.0 - 9.0)));
           break;
@@ -308,6 +308,10 @@ TEST_CASE("process() never allocates: 100,000 periods of churn", "[audio][rt]") 
         case 6:
           engine.post(
               Command::jitter(1.0F + static_cast<float>(uni(rng) * 3.0), 40.0F, uni(rng) < 0.8));
+          break;
+        case 7:
+          // Mostly on: the input copy for the tuner is written in most periods.
+          engine.post(Command::tuner(static_cast<std::uint32_t>(p % 2), uni(rng) < 0.8));
           break;
         default:
           engine.post(Command::metronome(uni(rng) < 0.8,

@@ -522,3 +522,21 @@ TEST_CASE("room: the box speaks on its own topics, naming its room, session and 
   CHECK(r.on("presence/box-a", presence("join")));
   CHECK(r.room.peers().empty());
 }
+
+TEST_CASE("commands: set_tuner switches an input's tuner; bad channels and flags are named",
+          "[box][commands]") {
+  Box b;
+  const json on = b.send("set_tuner", {{"channel", 2}, {"on", true}});
+  REQUIRE(on["status"] == "ok");
+  CHECK(on["result"]["channel"] == 2);
+  CHECK(b.model.gather().mix.tuner == std::array<bool, 2>{false, true});
+  for (const json& bad : {json{{"channel", 0}, {"on", true}}, json{{"channel", 3}, {"on", true}},
+                          json{{"channel", "1"}, {"on", true}}, json{{"on", true}}}) {
+    const json ack = b.send("set_tuner", bad);
+    CHECK(ack["error_code"] == "invalid_request");
+    CHECK(ack["field"] == "channel");
+  }
+  CHECK(b.send("set_tuner", {{"channel", 1}, {"on", "yes"}})["field"] == "on");
+  CHECK(b.send("set_tuner", {{"channel", 2}, {"on", false}})["status"] == "ok");
+  CHECK(b.model.gather().mix.tuner == std::array<bool, 2>{false, false});
+}

@@ -17,6 +17,7 @@ enum class CommandType : std::uint8_t {
   input_mute_to_room,  // index: input 0/1; flag: muted in the outgoing packet only
   jitter,              // value: floor ms; value2: ceiling ms; flag: adaptive
   metronome,           // flag: on; value: BPM; value2: dB; index: beats per bar
+  tuner,               // index: input 0/1; flag: copy the input for the tuner
 };
 
 struct Command {
@@ -54,6 +55,9 @@ struct Command {
   }
   static Command metronome(bool on, float bpm, float db, std::uint32_t beats_per_bar = 4) {
     return {CommandType::metronome, on, 0, beats_per_bar, bpm, db};
+  }
+  static Command tuner(std::uint32_t input, bool on) {
+    return {CommandType::tuner, on, 0, input, 0.0F, 0.0F};
   }
 };
 

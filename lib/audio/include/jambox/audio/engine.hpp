@@ -12,19 +12,25 @@
 //  - one control thread posts Commands (an SPSC ring too);
 //  - any thread may read snapshot(): meters and statistics, republished every few milliseconds;
 //  - one thread may take meter windows: the levels over everything published since its
-//    previous take (at least the last 2.5 s of publications are kept).
+//    previous take (at least the last 2.5 s of publications are kept);
+//  - one tuner thread may read the copy of an input the audio thread keeps while its tuner is on
+//    (Command::tuner), lock-free.
 
 #include <jambox/audio/commands.hpp>
 #include <jambox/audio/config.hpp>
 #include <jambox/audio/meter_window.hpp>
 #include <jambox/audio/queues.hpp>
 #include <jambox/audio/snapshot.hpp>
+#include <jambox/tuner/input_tap.hpp>
 
 #include <cstdint>
 #include <memory>
 #include <span>
 
 namespace jambox::audio {
+
+// 341 ms of an input at 48 kHz: the tuner's window (150 ms) with room to spare.
+inline constexpr std::size_t kTunerTapFrames = 16384;
 
 struct ProcessResult {
   std::uint32_t packets_queued = 0;  // outbound packets queued during this period
@@ -64,6 +70,10 @@ class Engine {
   // are further apart than the kept history, the oldest publications are lost and counted in
   // `dropped`. Never blocks the audio thread and never allocates.
   [[nodiscard]] MeterWindow take_meter_window() noexcept;
+
+  // The tuner's copy of input 0 or 1 (kTunerTapFrames long), written only while Command::tuner
+  // has it on. One reader.
+  [[nodiscard]] const tuner::InputTap& tuner_tap(std::uint32_t input) const noexcept;
 
   [[nodiscard]] const EngineConfig& config() const noexcept;
 
