@@ -56,6 +56,10 @@ command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 missing: p
 tmp=$(mktemp -d /tmp/jambox-qemu.XXXXXX)
 qemu_pid="" server_pid="" broker_pid=""
 cleanup() {
+  # Every step runs, whatever the one before did (a qemu that already died, say): nothing the
+  # test started outlives it.
+  set +e
+  trap - ERR
   [[ -n $qemu_pid ]] && kill -9 "$qemu_pid" 2>/dev/null
   [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null
   [[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null
