@@ -46,13 +46,13 @@ if command -v lintian >/dev/null; then
   lintian --fail-on error,warning "../jambox_${version}_${arch}.changes"
 fi
 # The Pi gets what a PC gets: the same dependencies, whatever the architecture.
+names() { dpkg-deb -f "$1" "$2" | sed 's/ *([^)]*)//g'; }  # package names, without versions
 for other in build/debs/*/; do
   other=$(basename "$other")
   [[ $other == "$arch" ]] && continue
   for pkg in jamboxd jambox-broadcast; do
     theirs=build/debs/$other/${pkg}_${version}_${other}.deb
     [[ -e $theirs ]] || continue
-    names() { dpkg-deb -f "$1" "$2" | sed 's/ *([^)]*)//g'; }
     for field in Depends Recommends; do
       mine=$(names "$out/${pkg}_${version}_${arch}.deb" "$field")
       if [[ $mine != "$(names "$theirs" "$field")" ]]; then

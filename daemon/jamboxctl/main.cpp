@@ -16,16 +16,17 @@
 #include <jambox/control/topics.hpp>
 #include <jambox/log/log.hpp>
 #include <jambox/message/chat.hpp>
+#include <jambox/tuner/tuner.hpp>
 #include <jambox/version.hpp>
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -141,8 +142,6 @@ json follow_admission(control::AdminClient& client, const std::string& player,
 // A box's document: a field of the wrong type ends its line, never the watch; the note is shown
 // only as one of the twelve names.
 void print_tuner(const json& doc) {
-  static const std::set<std::string> kNotes{"C",  "C#", "D",  "D#", "E",  "F",
-                                            "F#", "G",  "G#", "A",  "A#", "B"};
   const auto it = doc.find("tuner");
   if (it == doc.end() || !it->is_array()) return;
   for (const json& t : *it) {
@@ -153,7 +152,9 @@ void print_tuner(const json& doc) {
       const std::string note = t.value("note", std::string());
       if (t.value("settling", false)) {
         line << "listening...";
-      } else if (!t.value("pitch", false) || kNotes.count(note) == 0) {
+      } else if (!t.value("pitch", false) ||
+                 std::find(jambox::tuner::kNoteNames.begin(), jambox::tuner::kNoteNames.end(),
+                           note) == jambox::tuner::kNoteNames.end()) {
         line << "no pitch";
       } else {
         line << note << t.value("octave", 0) << " " << std::showpos << std::fixed

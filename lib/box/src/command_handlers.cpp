@@ -15,10 +15,13 @@ using control::CommandFailed;
 using control::InvalidField;
 using nlohmann::json;
 
+// `taken`: whether the audio engine's command ring took the setting.
+void require_taken(bool taken) {
+  if (!taken) throw CommandFailed("busy", "the audio engine did not take the setting; retry");
+}
+
 void post(BoxModel& model, const audio::Command& c) {
-  if (!model.post(c)) {
-    throw CommandFailed("busy", "the audio engine did not take the setting; retry");
-  }
+  require_taken(model.post(c));
 }
 
 std::uint32_t remote_of(const json& payload) {
@@ -217,7 +220,7 @@ void register_commands(control::CommandProcessor& commands, CommandContext& c) {
   commands.on("set_tuner", [&model](const json& p) {
     const auto input = static_cast<std::uint32_t>(control::int_field(p, "channel", 1, 2));
     const bool on = control::bool_field(p, "on");
-    post(model, audio::Command::tuner(input - 1, on));
+    require_taken(model.set_tuner(input - 1, on));
     return json{{"channel", input}, {"on", on}};
   });
   commands.on("set_metronome", [&model](const json& p) {

@@ -179,7 +179,12 @@ void MixSettings::record(const audio::Command& c) {
 bool BoxModel::post(const audio::Command& command) {
   if (!engine_.post(command)) return false;
   mix_.record(command);
-  if (command.type == audio::CommandType::tuner) tuners_.switched(command.index, command.flag);
+  return true;
+}
+
+bool BoxModel::set_tuner(std::uint32_t input, bool on) {
+  if (!post(audio::Command::tuner(input, on))) return false;
+  tuners_.switched(input, on);
   return true;
 }
 

@@ -97,6 +97,9 @@ class BoxModel {
   // --- settings ---------------------------------------------------------------------------
   // Mixer and engine settings; false when the engine's command ring is full.
   [[nodiscard]] bool post(const audio::Command& command);
+  // Switches the tuner of input 0 or 1 (the engine's copy of it and its reader); false when the
+  // engine's command ring is full.
+  [[nodiscard]] bool set_tuner(std::uint32_t input, bool on);
   [[nodiscard]] bool has_remote(std::uint32_t session_id) const;
   [[nodiscard]] float metronome_gain_db() const noexcept { return config_.mix.metronome_gain_db; }
   void restart_audio();

@@ -28,8 +28,10 @@ PitchDetector::PitchDetector(const DetectorConfig& config) : config_(config) {
   }
   min_lag_ = static_cast<std::size_t>(std::floor(config.sample_rate / config.max_hz));
   max_lag_ = static_cast<std::size_t>(std::ceil(config.sample_rate / config.min_hz)) + kSearch;
+  // The refinement's first step looks up to a sixteenth of the longest period beyond it: half
+  // the window holds at least that, whatever window_ms asks for.
   const auto longest = static_cast<std::size_t>(config.sample_rate * config.window_ms / 1000.0);
-  window_ = std::max(2 * max_lag_, longest + longest % 2);
+  window_ = std::max(2 * (max_lag_ + max_lag_ / 16 + kSearch + 1), longest + longest % 2);
   min_energy_ = std::pow(10.0, config.min_level_db / 10.0);
   diff_.assign(max_lag_ + 1, 0.0);
 }
@@ -130,13 +132,11 @@ Pitch PitchDetector::analyse(std::span<const float> samples) {
 }
 
 Note nearest_note(double frequency_hz, double a4_hz) {
-  static constexpr std::array<const char*, 12> kNames{"C",  "C#", "D",  "D#", "E",  "F",
-                                                      "F#", "G",  "G#", "A",  "A#", "B"};
   const double semitones = 12.0 * std::log2(frequency_hz / a4_hz);
   const long steps = std::lround(semitones);
   const long midi = 69 + steps;
   Note note;
-  note.name = kNames[static_cast<std::size_t>(((midi % 12) + 12) % 12)];
+  note.name = kNoteNames[static_cast<std::size_t>(((midi % 12) + 12) % 12)];
   note.octave = static_cast<int>(std::floor(static_cast<double>(midi) / 12.0)) - 1;
   note.cents = 100.0 * (semitones - static_cast<double>(steps));
   return note;

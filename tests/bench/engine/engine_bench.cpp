@@ -1,10 +1,12 @@
 // jambox-engine-bench: time of Engine::process() per 64-frame period, with 1 and 7 remote
 // jammers fed in real-time order with some jitter (reordering), 1 % loss and clock drift, the
-// metronome on and the local monitor on. Prints one JSON line:
-//   {"bench":"engine","period_frames":64,"periods":N,"runs":[{"remotes":1,"p50_us":..,
+// metronome on and the local monitor on; then 1 remote again with both inputs copied for the
+// tuner ("tuners":true; tuners_mean_ratio is its mean over the first run's). Prints one JSON line:
+//   {"bench":"engine","period_frames":64,"periods":N,"runs":[{"remotes":1,"tuners":false,"p50_us":..,
 //    "p99_us":..,"p999_us":..,"max_us":..,"mean_us":..,"cpu_p999_us":..,"noise_p50_us":..,
 //    "noise_p999_us":..,"p999_over_noise":..,"p999_over_machine_noise":..},{"remotes":7,...}],
-//    "machine_noise_p999_us":..,"engine_us_p999":..,"engine_p999_over_noise":..}
+//    "machine_noise_p999_us":..,"engine_us_p999":..,"engine_p999_over_noise":..,
+//    "tuners_mean_ratio":..}
 // Times are wall-clock around process(); cpu_p999_us is the same percentile of thread CPU time.
 // Machine noise, measured two ways:
 // - noise_p50_us/noise_p999_us: a fixed computation calibrated to the engine's median period
@@ -44,6 +46,7 @@ constexpr std::uint32_t kFrames = 64;
 
 struct Result {
   int remotes = 0;
+  bool tuners = false;
   double p50 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;
   double cpu_p999 = 0;  // thread CPU time: immune to preemption by other processes
   // A fixed computation as long as the engine's median period, timed right after every
@@ -84,8 +87,12 @@ double thread_cpu_us() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
-Result run(int remotes, std::uint64_t periods) {
+Result run(int remotes, std::uint64_t periods, bool tuners = false) {
   Engine engine(EngineConfig{});
+  if (tuners) {  // both inputs copied for the tuner every period
+    engine.post(Command::tuner(0, true));
+    engine.post(Command::tuner(1, true));
+  }
   engine.post(Command::monitor(true, -3.0F, 0.0F));
   engine.post(Command::metronome(true, 120.0F, -12.0F, 4));
   for (int r = 0; r < remotes; ++r) {
@@ -201,6 +208,7 @@ Result run(int remotes, std::uint64_t periods) {
   res.noise_p50 = probe[probe.size() / 2];
   res.noise_p999 = probe[static_cast<std::size_t>(0.999 * static_cast<double>(probe.size() - 1))];
   res.remotes = remotes;
+  res.tuners = tuners;
   res.p50 = pct(0.5);
   res.p99 = pct(0.99);
   res.p999 = pct(0.999);
@@ -245,6 +253,7 @@ int main(int argc, char** argv) {
   const bool locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
   const Result one = run(1, periods);
   const Result seven = run(7, periods);
+  const Result tuned = run(1, periods, true);  // side by side with `one`: the tuners' cost
   const double floor_p999 = noise_floor_p999(periods);
   // A ratio to a noise figure a coarse clock rounded to zero would be meaningless: null then.
   const auto ratio = [](double value, double noise) {
@@ -254,23 +263,24 @@ int main(int argc, char** argv) {
     return std::string(buf);
   };
   std::string runs;
-  for (const Result& r : {one, seven}) {
+  for (const Result& r : {one, seven, tuned}) {
     char buf[400];
-    std::snprintf(buf, sizeof buf,
-                  "%s{\"remotes\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
-                  "\"max_us\":%.2f,\"mean_us\":%.2f,\"cpu_p999_us\":%.2f,\"noise_p50_us\":%.2f,"
-                  "\"noise_p999_us\":%.2f,\"p999_over_noise\":%s,\"p999_over_machine_noise\":%s}",
-                  runs.empty() ? "" : ",", r.remotes, r.p50, r.p99, r.p999, r.max, r.mean,
-                  r.cpu_p999, r.noise_p50, r.noise_p999, ratio(r.p999, r.noise_p999).c_str(),
-                  ratio(r.p999, floor_p999).c_str());
+    std::snprintf(
+        buf, sizeof buf,
+        "%s{\"remotes\":%d,\"tuners\":%s,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
+        "\"max_us\":%.2f,\"mean_us\":%.2f,\"cpu_p999_us\":%.2f,\"noise_p50_us\":%.2f,"
+        "\"noise_p999_us\":%.2f,\"p999_over_noise\":%s,\"p999_over_machine_noise\":%s}",
+        runs.empty() ? "" : ",", r.remotes, r.tuners ? "true" : "false", r.p50, r.p99, r.p999,
+        r.max, r.mean, r.cpu_p999, r.noise_p50, r.noise_p999, ratio(r.p999, r.noise_p999).c_str(),
+        ratio(r.p999, floor_p999).c_str());
     runs += buf;
   }
   std::printf(
       "{\"bench\":\"engine\",\"period_frames\":%u,\"periods\":%llu,\"sched_fifo\":%s,"
       "\"mlocked\":%s,\"runs\":[%s],\"machine_noise_p999_us\":%.2f,"
-      "\"engine_us_p999\":%.2f,\"engine_p999_over_noise\":%s}\n",
+      "\"engine_us_p999\":%.2f,\"engine_p999_over_noise\":%s,\"tuners_mean_ratio\":%s}\n",
       kFrames, static_cast<unsigned long long>(periods), rt ? "true" : "false",
       locked ? "true" : "false", runs.c_str(), floor_p999, seven.p999,
-      ratio(seven.p999, seven.noise_p999).c_str());
+      ratio(seven.p999, seven.noise_p999).c_str(), ratio(tuned.mean, one.mean).c_str());
   return 0;
 }

@@ -135,3 +135,14 @@ TEST_CASE("tuner: a range the sample rate cannot resolve is refused", "[tuner]")
   CHECK_THROWS_AS(PitchDetector(DetectorConfig{.min_hz = 500.0, .max_hz = 400.0}),
                   std::invalid_argument);
 }
+
+TEST_CASE("tuner: a short window_ms still leaves the refinement room to look (low E at 10 ms)",
+          "[tuner]") {
+  PitchDetector detector(DetectorConfig{.window_ms = 10.0});
+  // Two of the longest periods and the refinement's first look beyond one: never less.
+  CHECK(detector.window() >= 2 * (48000 / 38 + 48000 / 38 / 16));
+  const std::vector<float> x = tone(41.2, 0.2, 4, 0.5, 40.0, 9);
+  const auto pitch = detector.analyse(x);  // reads only the window (ASan would say otherwise)
+  REQUIRE(pitch.found);
+  CHECK(std::abs(cents_between(pitch.frequency_hz, 41.2)) < 5.0);
+}

@@ -4,9 +4,11 @@
 // period; the period is then measured again over as many whole periods as the window holds,
 // which makes a high note as exact as a low one (+/- 1 cent from 41 Hz to 1320 Hz).
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jambox::tuner {
@@ -52,8 +54,12 @@ class PitchDetector {
   std::vector<double> diff_;  // YIN's difference d(lag), lag 0..max_lag_
 };
 
+// The twelve names a Note has, from C.
+inline constexpr std::array<std::string_view, 12> kNoteNames{"C",  "C#", "D",  "D#", "E",  "F",
+                                                             "F#", "G",  "G#", "A",  "A#", "B"};
+
 struct Note {
-  std::string name;    // C, C#, D, D#, E, F, F#, G, G#, A, A#, B
+  std::string name;    // one of kNoteNames
   int octave = 0;      // scientific pitch notation: A4 = 440 Hz, middle C = C4
   double cents = 0.0;  // -50..+50: sharp when positive
 };
