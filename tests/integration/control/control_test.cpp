@@ -437,6 +437,14 @@ TEST_CASE(
   jambox::test::BroadcastServer server(dir, spec);
   const auto joins = [](const json& s) { return s["totals"]["joins"].get<std::int64_t>(); };
   const jambox::test::ManagedBoxOptions in_band{.extra_mqtt = "[room]\nname = \"band\"\n"};
+  // The room server first, subscribed to requests: a request no server hears yet is asked again
+  // only after the 30 s request timeout (and this test is not about that).
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (server.log().find("admission: answering join_room") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(server.log().find("admission: answering join_room") != std::string::npos);
 
   // No command: the box asks for its room once its MQTT session is up.
   auto box = start_managed_box(dir, broker, "box-1", in_band);
