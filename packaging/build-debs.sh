@@ -63,4 +63,16 @@ for other in build/debs/*/; do
     echo "build-debs: $pkg depends on the same packages on $arch and $other"
   done
 done
+# Everything the packages recommend (the pedal plugins, alsa-utils) can be installed on this
+# architecture from the archive: a Recommends that does not exist for arm64 would quietly leave
+# the Pi without its pedals.
+for pkg in jamboxd jambox-broadcast; do
+  for wanted in $(names "$out/${pkg}_${version}_${arch}.deb" Recommends | tr ',|' '  '); do
+    if [[ -z $(apt-cache policy "$wanted:$arch" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)"') ]]; then
+      echo "build-debs: $pkg recommends $wanted, which the archive has not for $arch" >&2
+      exit 1
+    fi
+  done
+done
+echo "build-debs: every recommended package exists for $arch"
 ls -l "$out"

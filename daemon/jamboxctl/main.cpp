@@ -68,7 +68,11 @@ void usage(std::ostream& out, const po::options_description& options) {
          "strings:\n  jamboxctl send 5f0c... set_master --gain_db -6\n"
          "  jamboxctl send 5f0c... join_room --room band        (a room server admits the box;\n"
          "                                                    waits for the outcome, up to 35 s)\n"
-         "  jamboxctl send 5f0c... join_room --server 192.0.2.10:7930 --room band --secret ...\n\n"
+         "  jamboxctl send 5f0c... join_room --server 192.0.2.10:7930 --room band --secret ...\n"
+         "  jamboxctl send 5f0c... insert_pedal --channel 1 --uri "
+         "http://guitarix.sourceforge.net/plugins/gxts9#ts9sim\n"
+         "  jamboxctl send 5f0c... set_pedal_param --channel 1 --position 1 --symbol fslider2_ "
+         "--value 0.5\n\n"
       << options
       << "\nExit status: 0 done, 1 refused by the box, 64 bad command line, 69 no broker or no "
          "answer,\n78 unusable certificate or key.\n";
@@ -114,6 +118,37 @@ std::string meter_bar(double dbfs) {
   const int width = static_cast<int>(std::max(0.0, std::min(40.0, (dbfs + 60.0) * 40.0 / 60.0)));
   return std::string(static_cast<std::size_t>(width), '#') +
          std::string(static_cast<std::size_t>(40 - width), ' ');
+}
+
+// The status's pedalboard: "board 1: GxCompressor > [GxTubeScreamer] (load 4 %)", bypassed
+// pedals in brackets.
+void print_board(const json& status) {
+  const json board = status.value("board", json());
+  if (!board.is_object() || !board.contains("channels") || !board["channels"].is_array()) return;
+  int number = 0;
+  for (const json& channel : board["channels"]) {
+    ++number;
+    if (!channel.is_object() || !channel.contains("pedals") || !channel["pedals"].is_array() ||
+        channel["pedals"].empty()) {
+      continue;
+    }
+    std::cout << "board " << number << ":";
+    const char* separator = " ";
+    for (const json& pedal : channel["pedals"]) {
+      if (!pedal.is_object()) continue;
+      const json name = pedal.value("name", json("?"));
+      const std::string text = name.is_string() ? name.get<std::string>() : "?";
+      const bool bypassed = pedal.value("bypassed", json(false)) == json(true);
+      std::cout << separator << (bypassed ? "[" + text + "]" : text);
+      separator = " > ";
+    }
+    const json load = channel.value("load", json(0.0));
+    std::cout << " (load "
+              << static_cast<int>(100.0 * (load.is_number() ? load.get<double>() : 0.0)) << " %"
+              << (channel.value("overloaded", json(false)) == json(true) ? ", OVERLOADED: bypassed"
+                                                                         : "")
+              << ")\n";
+  }
 }
 
 // join_room without a server, and create_room: the box asks the room servers, and its ack only
@@ -399,6 +434,7 @@ int main(int argc, char** argv) {
                     << doc.value("members", 0) << " members, RTT " << doc.value("rtt_ms", 0.0)
                     << " ms, JACK " << doc["jack"].value("state", "?") << ", MQTT "
                     << doc.value("connection_state", "?") << "\n";
+          print_board(doc);
         } else if (doc.contains("inputs")) {
           const double in1 = doc["inputs"][0].value("peak_dbfs", -120.0);
           const double master = doc["master"][0].value("peak_dbfs", -120.0);

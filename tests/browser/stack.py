@@ -276,6 +276,8 @@ ca_file = "{self.pki}/ca.crt"
 cert_file = "{self.pki}/{box}.crt"
 key_file = "{self.pki}/{box}.key"
 status_interval_s = 5
+[effects]
+boards_dir = "{self.work}/boards-{box}"
 """
         path = self.work / f"{box}.conf"
         path.write_text(conf)

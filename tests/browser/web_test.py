@@ -293,6 +293,47 @@ def main():
             wait(alice, "the tuner of input 1 off again", lambda d: (
                 lambda v: v if v == "off" else None)(attr_of(d, '[data-tuner="1"]', "data-state")),
                 20)
+            # --- the pedalboard: a pedal added, chosen, set, bypassed and removed ---------------
+            booster = "http://guitarix.sourceforge.net/plugins/gxbooster#booster"
+            wait_for("box-a's plugins read", lambda: (lambda s: s if s and s.get("board", {}).get(
+                "ready") else None)(stack.ctl_json("status", "box-a")), timeout=60)
+            picker = alice.find_element(By.CSS_SELECTOR, '[data-add-select="1"]')
+            picker.click()
+            wait(alice, "the pedal picker filled from list_pedals", lambda d: d.find_elements(
+                By.CSS_SELECTOR, f'[data-add-select="1"] option[value="{booster}"]'), 30)
+            alice.execute_script(
+                "const s = document.querySelector('[data-add-select=\"1\"]');"
+                "s.value = arguments[0]; s.dispatchEvent(new Event('change'));", booster)
+            alice.find_element(By.CSS_SELECTOR, '[data-add="1"]').click()
+            wait(alice, "the booster on input 1's board", lambda d: d.find_elements(
+                By.CSS_SELECTOR, f'[data-pedal="1-1"][data-uri="{booster}"]'), 30)
+            status = stack.ctl_json("status", "box-a")
+            check(status["board"]["channels"][0]["pedals"][0]["uri"] == booster,
+                  "the box's status has the booster as input 1's first pedal")
+            alice.find_element(By.CSS_SELECTOR, '[data-pedal="1-1"] .pedal-name').click()
+            knob = wait(alice, "the booster's knobs", lambda d: d.find_elements(
+                By.CSS_SELECTOR, '[data-knobs] [data-knob="fslider0_"]'), 20)[0]
+            alice.execute_script("arguments[0].value = '4'; arguments[0].dispatchEvent("
+                                 "new Event('change'));", knob)
+            wait(alice, "the knob's change acknowledged", lambda d: (lambda f: f if f == "ok" else None)(
+                attr_of(d, '[data-knobs] .ctl:first-of-type [data-fate]', "data-state")), 15)
+            board = stack.ctl_json("send", "box-a", "get_board", "--channel", "1")
+            level = dict(board["pedals"][0]["params"]).get("fslider0_")
+            # The fader snaps 4 to its nearest step (1/200 of 0.5..20).
+            check(level is not None and abs(level - 4) < 0.1,
+                  f"the box's board holds the knob's new value ({level})")
+            alice.find_element(By.CSS_SELECTOR, '[data-pedal-on="1-1"]').click()
+            wait(alice, "the booster bypassed", lambda d: d.find_elements(
+                By.CSS_SELECTOR, '[data-pedal="1-1"].bypassed'), 20)
+            check(stack.ctl_json("status", "box-a")["board"]["channels"][0]["pedals"][0]["bypassed"],
+                  "the box's status says the booster is bypassed")
+            screenshot(alice, "pedalboard")
+            alice.find_element(By.CSS_SELECTOR, '[data-remove="1-1"]').click()
+            wait(alice, "input 1's board empty again", lambda d: not d.find_elements(
+                By.CSS_SELECTOR, '[data-pedal="1-1"]'), 20)
+            check(stack.ctl_json("status", "box-a")["board"]["channels"][0]["pedals"] == [],
+                  "the box's board is empty after the removal")
+
             # One signal at a time into box-a: the room check compares against a single one.
             meter_signal.terminate()
             meter_signal.wait(timeout=10)

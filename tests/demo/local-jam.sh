@@ -133,6 +133,8 @@ ca_file = "$work/pki/ca.crt"
 cert_file = "$work/pki/box-$box.crt"
 key_file = "$work/pki/box-$box.key"
 status_interval_s = 5
+[effects]
+boards_dir = "$work/boards-$box"
 CONF
   "$box_bin" --config "$work/box-$box.conf" 2> >(sed "s/^/   [box-$box] /" >"$work/box-$box.log") &
   pids+=($!)

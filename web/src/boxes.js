@@ -47,6 +47,24 @@ function memberOf(m) {
 }
 
 // The typed view of a status document.
+// The status's pedalboard (docs/pedalboard.md): per input, its pedals and the chain's load.
+export function boardOf(b) {
+  if (!b) return null;
+  const channels = arr(b, 'channels', 2).map((c) => ({
+    pedals: arr(c, 'pedals', 8).filter(isObject).map((p) => ({
+      uri: str(p, 'uri', '', 512),
+      name: str(p, 'name', '', 128),
+      bypassed: bool(p, 'bypassed', false),
+    })).filter((p) => p.uri !== ''),
+    load: num(c, 'load', 0),
+    peak_load: num(c, 'peak_load', 0),
+    overloaded: bool(c, 'overloaded', false),
+    missing: arr(c, 'missing', 8).filter((m) => typeof m === 'string').map((m) => m.slice(0, 300)),
+  }));
+  while (channels.length < 2) channels.push({ pedals: [], load: 0, peak_load: 0, overloaded: false, missing: [] });
+  return { ready: bool(b, 'ready', false), channels };
+}
+
 export function parseStatus(doc) {
   const s = { status: str(doc, 'status', null, 16) };
   if (s.status === 'offline') return s; // Last Will / clean stop: nothing else to read
@@ -96,6 +114,7 @@ export function parseStatus(doc) {
   } else {
     s.mix = null;
   }
+  s.board = boardOf(obj(doc, 'board'));
   const a = obj(doc, 'admission');
   s.admission = a
     ? { room: str(a, 'room', null, 64), state: str(a, 'state', null, 32),

@@ -5,6 +5,7 @@ import { Control } from './control.js';
 import { h, text, fmt } from './dom.js';
 import { arr, bool, isObject, num } from './json.js';
 import { admissionMessage, normalizeCode, validCode } from './names.js';
+import { Pedalboard } from './pedalboard.js';
 
 const SILENCE_DB = -120;
 const METER_FLOOR_DB = -60;
@@ -158,6 +159,7 @@ export class Mixer {
       ctl({ name: `tuner-input${n}`, label: `Tune input ${n}`, kind: 'checkbox', value: false,
         command: (on) => ({ type: 'set_tuner', payload: { channel: n, on } }) }));
     this.tuners = [new TunerView(1), new TunerView(2)];
+    this.pedalboard = new Pedalboard({ send: this.send, refresh: () => this.requestStatus() });
     this.metroOn = ctl({ name: 'metronome-on', label: 'Metronome', kind: 'checkbox', value: false,
       command: (on) => ({ type: 'set_metronome', payload: { on, bpm: this.metroBpm.value() } }) });
     this.metroBpm = ctl({ name: 'metronome-bpm', label: 'Tempo (BPM)', kind: 'number', min: 30, max: 300,
@@ -207,6 +209,7 @@ export class Mixer {
         panel('My inputs', this.meters.input1.el, this.muteIn[0].el, this.meters.input2.el,
           this.muteIn[1].el, this.monitorOn.el, this.monitorGain.el),
         panel('Tuner', this.tunerOn[0].el, this.tuners[0].el, this.tunerOn[1].el, this.tuners[1].el),
+        panel('Pedalboard', this.pedalboard.el),
         panel('Remote players', this.remotesEmpty, this.remotesList),
         panel('Master', this.meters.master.el, this.master.el),
         panel('Metronome', this.metroOn.el, this.metroBpm.el),
@@ -306,6 +309,11 @@ export class Mixer {
     for (const c of this.controls) c.setDisabled(!reachable);
     for (const b of [this.createBtn, this.joinBtn, this.leaveBtn]) b.disabled = !reachable;
     for (const s of this.remoteStrips.values()) for (const c of s.controls) c.setDisabled(!reachable);
+    this.pedalboard.setDisabled(!reachable);
+    if (reachable && !this.presetsListed) {
+      this.presetsListed = true;
+      this.pedalboard.listPresets();
+    }
     text(this.offlineNote, reachable ? '' : why);
     this.offlineNote.hidden = reachable;
   }
@@ -322,6 +330,7 @@ export class Mixer {
     this.updateRoom(s.room);
     this.updateRoster(s);
     this.updateRemotes(s.remotes);
+    this.pedalboard.update(s.board);
     const m = s.mix;
     if (m) {
       this.master.fromBox(m.master_gain_db);

@@ -10,6 +10,7 @@ import { isAuthRefusal } from '../src/auth.js';
 import { MAX_MESSAGE_BYTES, parseObject } from '../src/json.js';
 import { MeterLease } from '../src/meter-lease.js';
 import { parseMeters } from '../src/mixer.js';
+import { controlOf, stepFor, validPresetName } from '../src/pedalboard.js';
 import { admissionMessage, normalizeCode, validCode, validKey, validUser } from '../src/names.js';
 
 // A clock whose timers run only when the test advances time.
@@ -356,3 +357,37 @@ test('status: mix.tuner is read as two booleans', () => {
   assert.deepEqual(s.mix.tuner, [true, null]);
 });
 
+
+test('the status pedalboard is read with limits: at most 8 pedals a channel, two channels', () => {
+  const pedals = Array.from({ length: 12 }, (_, i) => ({ uri: `urn:p${i}`, name: `P${i}`, bypassed: i === 1 }));
+  const s = parseStatus({ status: 'online', board: { ready: true, channels: [
+    { pedals: [...pedals, 'junk', { name: 'no uri' }], load: 0.04, peak_load: 0.1, overloaded: false },
+    { pedals: [], overloaded: true, missing: ['urn:gone: not installed', 7] },
+    { pedals: pedals }] } });
+  assert.equal(s.board.ready, true);
+  assert.equal(s.board.channels.length, 2);
+  assert.equal(s.board.channels[0].pedals.length, 8);
+  assert.equal(s.board.channels[0].pedals[1].bypassed, true);
+  assert.equal(s.board.channels[0].load, 0.04);
+  assert.equal(s.board.channels[1].overloaded, true);
+  assert.deepEqual(s.board.channels[1].missing, ['urn:gone: not installed']);
+  assert.equal(parseStatus({ status: 'online' }).board, null);
+  assert.equal(parseStatus({ status: 'online', board: { channels: 'x' } }).board.channels[1].pedals.length, 0);
+});
+
+test('pedal controls: knobs only from well-formed controls, steps by kind, preset names', () => {
+  assert.equal(controlOf({ symbol: 'gain' }), null);
+  assert.equal(controlOf({ symbol: 'gain', minimum: 2, maximum: 1 }), null);
+  const c = controlOf({ symbol: 'gain', name: 'Gain', minimum: -90, maximum: 24, default: 99, unit: 'dB' });
+  assert.equal(c.def, 24);
+  assert.equal(c.unit, 'dB');
+  assert.equal(stepFor(c), 114 / 200);
+  const e = controlOf({ symbol: 'mode', minimum: 0, maximum: 2, integer: true,
+    enumeration: [{ value: 0, label: 'A' }, { value: 'x', label: 'bad' }, { value: 2, label: 'C' }] });
+  assert.deepEqual(e.choices.map((x) => x.value), [0, 2]);
+  assert.equal(stepFor(e), 1);
+  assert.ok(validPresetName('crunch 1'));
+  assert.ok(!validPresetName('../etc'));
+  assert.ok(!validPresetName('.hidden'));
+  assert.ok(!validPresetName('x'.repeat(33)));
+});

@@ -62,6 +62,11 @@ void EngineConfig::validate() const {
   require(publish_frames >= 64 && publish_frames <= 48000,
           "publish_frames " + std::to_string(publish_frames) +
               " out of range: allowed 64..48000 (default 1024)");
+  require(std::isfinite(insert_budget) && insert_budget >= 0.05F && insert_budget <= 1.0F,
+          "insert_budget " + show(insert_budget) + " out of range: allowed 0.05..1 (default 0.5)");
+  require(insert_overrun_periods >= 1 && insert_overrun_periods <= 10000,
+          "insert_overrun_periods " + std::to_string(insert_overrun_periods) +
+              " out of range: allowed 1..10000 (default 32)");
 }
 
 }  // namespace jambox::audio

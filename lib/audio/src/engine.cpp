@@ -9,6 +9,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <ctime>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 namespace jambox::audio {
 namespace {
@@ -20,6 +24,12 @@ constexpr std::size_t kMaxInboundPerPeriod = kInboundCapacity;
 
 using CommandQueue =
     boost::lockfree::spsc_queue<Command, boost::lockfree::capacity<kCommandCapacity>>;
+// Every chain posted comes back here exactly once (the one it replaced, maybe null), and the
+// control thread never has more posted than this ring holds, so the audio thread never finds it
+// full.
+constexpr std::size_t kRetiredCapacity = 64;
+using RetiredQueue =
+    boost::lockfree::spsc_queue<Insert*, boost::lockfree::capacity<kRetiredCapacity>>;
 using Buffer = std::array<float, kMaxPeriodFrames>;
 
 bool valid_frames(std::uint16_t f) {
@@ -46,6 +56,37 @@ struct Remote {
   }
 };
 
+std::uint64_t now_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // a vDSO read, not a system call
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000U +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Plugins' filters and feedback loops decay into denormal numbers, which cost a hundred times a
+// normal multiply on many CPUs: flush them to zero on the audio thread.
+void flush_denormals() noexcept {
+#if defined(__SSE__)
+  _mm_setcsr(_mm_getcsr() | 0x8040U);  // FTZ | DAZ
+#elif defined(__aarch64__)
+  std::uint64_t fpcr = 0;
+  asm volatile("mrs %0, fpcr" : "=r"(fpcr));
+  asm volatile("msr fpcr, %0" : : "r"(fpcr | (1ULL << 24U)));  // FZ
+#endif
+}
+
+// One input's effect chain as the audio thread sees it.
+struct InsertSlot {
+  Insert* chain = nullptr;
+  bool overloaded = false;
+  std::uint32_t overrun_score = 0;  // +4 a period over budget, -1 one within
+  std::uint64_t busy_ns = 0;        // since the last publication
+  std::uint64_t period_ns = 0;      // the periods' own length, same span
+  float peak_load = 0.0F;
+  std::uint64_t overruns = 0;
+  std::uint64_t chains = 0;
+};
+
 }  // namespace
 
 struct Engine::Impl {
@@ -61,7 +102,7 @@ struct Engine::Impl {
   Metronome metronome;
 
   // Mixing scratch.
-  Buffer mix_l{}, mix_r{}, rem_l{}, rem_r{}, mono{}, send_l{}, send_r{}, zeros{};
+  Buffer mix_l{}, mix_r{}, rem_l{}, rem_r{}, mono{}, send_l{}, send_r{}, zeros{}, fx_l{}, fx_r{};
   std::array<float, 256> dec_l{}, dec_r{};
 
   bool monitor_on = false;
@@ -80,6 +121,9 @@ struct Engine::Impl {
   OutboundPacket out_packet;
 
   std::array<Meter, kInputs> input_meters;
+  std::array<InsertSlot, kInputs> inserts{};
+  RetiredQueue retired;
+  std::size_t inserts_outstanding = 0;  // control thread: posted and not yet reclaimed
   std::array<bool, kInputs> tuning{};
   std::array<tuner::InputTap, kInputs> taps{tuner::InputTap(kTunerTapFrames),
                                             tuner::InputTap(kTunerTapFrames)};
@@ -230,6 +274,51 @@ struct Engine::Impl {
       case CommandType::tuner:
         if (c.index < kInputs) tuning[c.index] = c.flag;
         break;
+      case CommandType::insert:
+        take_insert(c);
+        break;
+      case CommandType::insert_param:
+        if (c.index < kInputs && inserts[c.index].chain != nullptr && std::isfinite(c.value)) {
+          inserts[c.index].chain->set_param(c.position, c.port, c.value);
+        }
+        break;
+      case CommandType::insert_bypass:
+        if (c.index < kInputs && inserts[c.index].chain != nullptr) {
+          inserts[c.index].chain->set_bypass(c.position, c.flag);
+        }
+        break;
+    }
+  }
+
+  void take_insert(const Command& c) {
+    InsertSlot& slot = inserts[c.index < kInputs ? c.index : 0];
+    // The ring has room: post_insert never has more chains out than it holds.
+    (void)retired.push(slot.chain);
+    slot.chain = c.insert;
+    slot.overloaded = false;
+    slot.overrun_score = 0;
+    slot.overruns = 0;
+    ++slot.chains;
+  }
+
+  // Runs input `i`'s chain on `x` in place, timing it against its budget.
+  void run_insert(std::size_t i, float* x, std::uint32_t n) {
+    InsertSlot& slot = inserts[i];
+    if (slot.chain == nullptr || slot.overloaded) return;
+    const std::uint64_t start = now_ns();
+    slot.chain->run(x, n);
+    const std::uint64_t took = now_ns() - start;
+    const std::uint64_t period = static_cast<std::uint64_t>(n) * 1000000000U / kSampleRate;
+    slot.busy_ns += took;
+    slot.period_ns += period;
+    const float load = static_cast<float>(took) / static_cast<float>(period);
+    slot.peak_load = std::max(slot.peak_load, load);
+    if (load > cfg.insert_budget) {
+      ++slot.overruns;
+      slot.overrun_score += 4;
+      if (slot.overrun_score >= 4 * cfg.insert_overrun_periods) slot.overloaded = true;
+    } else if (slot.overrun_score > 0) {
+      --slot.overrun_score;
     }
   }
 
@@ -320,6 +409,21 @@ struct Engine::Impl {
       st.level = mp.remotes[i].sum.level();
       st.jitter = r.buffer->stats();
     }
+    for (std::size_t i = 0; i < kInputs; ++i) {
+      InsertSlot& slot = inserts[i];
+      InsertStats& st = snap.inserts[i];
+      st.present = slot.chain != nullptr;
+      st.overloaded = slot.overloaded;
+      st.load = slot.period_ns == 0 ? 0.0F
+                                    : static_cast<float>(static_cast<double>(slot.busy_ns) /
+                                                         static_cast<double>(slot.period_ns));
+      st.peak_load = slot.peak_load;
+      st.overruns = slot.overruns;
+      st.chains = slot.chains;
+      slot.busy_ns = 0;
+      slot.period_ns = 0;
+      slot.peak_load = 0.0F;
+    }
     snap.metronome_on_room_clock = metronome.following_room_clock(frame);
     published.store(snap);
     meter_history.push(mp);
@@ -331,7 +435,15 @@ Engine::Engine(const EngineConfig& config) {
   impl_ = std::make_unique<Impl>(config);
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // Chains still in the command ring, in the inputs and on the way back are ours to delete now.
+  Impl& m = *impl_;
+  m.commands.consume_all([](const Command& c) {
+    if (c.type == CommandType::insert) delete c.insert;
+  });
+  for (InsertSlot& slot : m.inserts) delete slot.chain;
+  m.retired.consume_all([](Insert* chain) { delete chain; });
+}
 
 InboundQueue& Engine::inbound() noexcept {
   return impl_->inbound;
@@ -340,7 +452,25 @@ OutboundQueue& Engine::outbound() noexcept {
   return impl_->outbound;
 }
 bool Engine::post(const Command& command) noexcept {
+  if (command.type == CommandType::insert) return false;
   return impl_->commands.push(command);
+}
+bool Engine::post_insert(std::uint32_t input, std::unique_ptr<Insert>& chain) noexcept {
+  Impl& m = *impl_;
+  reclaim_inserts();
+  if (input >= kInputs || m.inserts_outstanding >= kRetiredCapacity) return false;
+  Command c;
+  c.type = CommandType::insert;
+  c.index = input;
+  c.insert = chain.get();
+  if (!m.commands.push(c)) return false;
+  static_cast<void>(chain.release());
+  ++m.inserts_outstanding;
+  return true;
+}
+void Engine::reclaim_inserts() noexcept {
+  Impl& m = *impl_;
+  m.inserts_outstanding -= m.retired.consume_all([](Insert* chain) { delete chain; });
 }
 Snapshot Engine::snapshot() const noexcept {
   return impl_->published.load();
@@ -382,10 +512,21 @@ ProcessResult Engine::process(std::span<const float* const> inputs, std::span<fl
 
   // Inputs: meters (what the player plays, before any mute), the packet to the room (with the
   // per-input mute), and the direct monitor (zero added delay: same samples, same period).
+  // The tuner and the meters see the instrument itself; the room and the monitor hear it through
+  // its effect chain.
   m.input_meters[0].add(in_l, n);
   m.input_meters[1].add(in_r, n);
   if (m.tuning[0]) m.taps[0].write({in_l, n});
   if (m.tuning[1]) m.taps[1].write({in_r, n});
+  if (m.inserts[0].chain != nullptr || m.inserts[1].chain != nullptr) {
+    flush_denormals();
+    std::copy_n(in_l, n, m.fx_l.data());
+    std::copy_n(in_r, n, m.fx_r.data());
+    m.run_insert(0, m.fx_l.data(), nframes);
+    m.run_insert(1, m.fx_r.data(), nframes);
+    in_l = m.fx_l.data();
+    in_r = m.fx_r.data();
+  }
   std::copy_n(in_l, n, m.send_l.data());
   std::copy_n(in_r, n, m.send_r.data());
   m.to_room[0].apply(m.send_l.data(), n);

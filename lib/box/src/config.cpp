@@ -123,6 +123,35 @@ void read_control(const config::Section& mqtt, ControlConfig& c,
   }
 }
 
+bool allowed_entry(const std::string& entry) {
+  if (entry == "*") return true;
+  const std::string_view stem =
+      std::string_view(entry).substr(0, entry.size() - (entry.back() == '*' ? 1 : 0));
+  if (stem.empty() || stem.find('*') != std::string_view::npos) return false;
+  return stem.front() == '/' || stem.find(':') != std::string_view::npos;
+}
+
+void read_effects(const config::Section& fx, BoxConfig& c) {
+  if (fx.has("allow")) {
+    c.effects.allow = fx.get_string_list("allow");
+    for (const std::string& entry : c.effects.allow) {
+      if (entry.empty() || entry.size() > 1024 || !allowed_entry(entry)) {
+        fx.fail("allow",
+                "entries are plugin URIs (\"http://lv2plug.in/plugins/eg-amp\"), URI prefixes "
+                "ending in '*' (\"urn:zamaudio:*\"), bundle folders (\"/usr/lib/lv2/mda.lv2\", "
+                "also ending in '*') or \"*\" for every installed plugin; bad entry '" +
+                    entry + "'");
+      }
+    }
+  }
+  c.effects.boards_dir = fx.get_string("boards_dir", c.effects.boards_dir.string());
+  if (!c.effects.boards_dir.is_absolute()) fx.fail("boards_dir", "must be an absolute path");
+  c.effects.lv2_path = fx.get_string("lv2_path", "");
+  c.engine.insert_budget = static_cast<float>(fx.get_double("load_budget", 0.5, 0.05, 1.0));
+  c.engine.insert_overrun_periods =
+      static_cast<std::uint32_t>(fx.get_int("overrun_periods", 32, 1, 10000));
+}
+
 BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides) {
   for (const auto& o : overrides) doc.set_override(o);
   BoxConfig c;
@@ -168,6 +197,7 @@ BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides)
       static_cast<float>(audio.get_double("metronome_gain_db", -12.0, -60.0, 12.0));
 
   read_control(doc.section("mqtt"), c.control, c.warnings);
+  read_effects(doc.section("effects"), c);
 
   const config::Section room = doc.section("room");
   const bool by_address = room.has("server") || room.has("secret") || room.has("secret_file");
@@ -198,6 +228,37 @@ BoxConfig read(config::Document& doc, const std::vector<std::string>& overrides)
 }
 
 }  // namespace
+
+std::vector<std::string> EffectsConfig::default_allow() {
+  // The LV2 packages jamboxd recommends (debian/control), by the URIs their plugins carry. The
+  // packages it only suggests (lsp-plugins-lv2, x42-plugins, zam-plugins) pull a graphics stack
+  // into the image for their GUIs; an admin who installs them adds them here.
+  return {
+      "http://guitarix.sourceforge.net/plugins/*",  // guitarix-lv2
+      "http://drobilla.net/plugins/mda/*",          // mda-lv2
+  };
+}
+
+bool EffectsConfig::allows(std::string_view uri, std::string_view bundle) const {
+  const auto matches = [](std::string_view entry, std::string_view value) {
+    if (!entry.empty() && entry.back() == '*') {
+      return value.substr(0, entry.size() - 1) == entry.substr(0, entry.size() - 1);
+    }
+    return value == entry;
+  };
+  for (const std::string& entry : allow) {
+    if (entry == "*") return true;
+    if (entry.front() == '/') {
+      // A folder matches with or without its trailing slash.
+      std::string folder = entry;
+      if (folder.back() != '*' && folder.back() != '/') folder += '/';
+      if (matches(folder, bundle)) return true;
+    } else if (matches(entry, uri)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 BoxConfig load_config_file(const std::filesystem::path& file,
                            const std::vector<std::string>& overrides) {

@@ -3,6 +3,7 @@
 #include "admission_client.hpp"
 #include "command_handlers.hpp"
 #include "outbox.hpp"
+#include "pedal_commands.hpp"
 #include "room_channel.hpp"
 #include "status_report.hpp"
 #include "view_queue.hpp"
@@ -37,7 +38,8 @@ constexpr milliseconds kHousekeeping{1000};
 // Commands that only read or keep a view alive: not worth a journal line each (every open web
 // page renews the meter lease).
 bool changes_state(std::string_view type) {
-  return type != "ping" && type != "get_status" && type != "set_meter_interval";
+  return type != "ping" && type != "get_status" && type != "set_meter_interval" &&
+         type != "list_pedals" && type != "get_board" && type != "list_boards";
 }
 
 json offline_status(const std::string& key) {
@@ -94,6 +96,7 @@ struct ControlLink::Impl {
         housekeeping(io),
         started(Clock::now()) {
     register_commands(commands, context);
+    register_pedal_commands(commands, model.pedalboard());
     model.on_change([this](Change change) {
       if (change == Change::room) {
         follow_room();

@@ -91,7 +91,8 @@ BoxModel::BoxModel(boost::asio::io_context& io, BoxConfig config)
       engine_(config_.engine),
       link_(io, engine_.inbound(), engine_.outbound(), link_config(config_)),
       processor_(std::make_unique<Processor>(engine_, link_)),
-      tuners_(engine_) {
+      tuners_(engine_),
+      pedalboard_(io, engine_, config_.effects) {
   jack::SupervisorEvents events;
   events.connected = [this](const jack::ConnectionInfo& info) {
     link_.set_audio_running(true);
@@ -113,6 +114,7 @@ BoxModel::~BoxModel() = default;
 void BoxModel::start() {
   if (in_room()) link_.start();
   supervisor_->start();
+  pedalboard_.start();
 }
 
 void BoxModel::stop() {
@@ -257,10 +259,19 @@ void BoxModel::apply(BoxConfig next) {
     link_.reconfigure(link_config(probe));
   }
   apply_mix(next, &config_);
+  pedalboard_.apply(next.effects);
+  if (next.engine.insert_budget != config_.engine.insert_budget ||
+      next.engine.insert_overrun_periods != config_.engine.insert_overrun_periods) {
+    log::warning(
+        "reload: effects.load_budget and overrun_periods take effect when jamboxd restarts");
+  }
   // Keep what needs a restart as it runs, so the next reload compares with reality.
   next.jack = config_.jack;
   next.engine.packet_frames = config_.engine.packet_frames;
   next.engine.format = config_.engine.format;
+  next.engine.insert_budget = config_.engine.insert_budget;
+  next.engine.insert_overrun_periods = config_.engine.insert_overrun_periods;
+  next.effects.lv2_path = config_.effects.lv2_path;
   config_ = std::move(next);
   if (room_moves) notify(Change::room);
 }
@@ -279,6 +290,7 @@ Figures BoxModel::gather() const {
     f.remotes.push_back({r.session_id, r.gain_db, r.pan, r.muted, r.jitter});
   }
   f.engine_us_p999 = processor_->quantile_us(0.999);
+  f.board = pedalboard_.status(snap);
   return f;
 }
 

@@ -5,6 +5,7 @@
 // commands from MQTT, the room server's tickets), and every change is announced to the
 // listeners (the control link, the systemd status line). Loop thread only.
 
+#include "pedalboard.hpp"
 #include "tuner_reader.hpp"
 #include <jambox/audio/engine.hpp>
 #include <jambox/audio/meter_window.hpp>
@@ -65,6 +66,7 @@ struct Figures {
   jack::SupervisorStatus jack;
   std::vector<RemoteFigures> remotes;  // active remotes, at most audio::kMaxRemotes
   std::uint32_t engine_us_p999 = 0;
+  nlohmann::json board;  // Pedalboard::status
   [[nodiscard]] std::size_t members() const noexcept {
     return link.state == LinkState::joined ? 1 + remotes.size() : 0;
   }
@@ -101,6 +103,7 @@ class BoxModel {
   // engine's command ring is full.
   [[nodiscard]] bool set_tuner(std::uint32_t input, bool on);
   [[nodiscard]] bool has_remote(std::uint32_t session_id) const;
+  [[nodiscard]] Pedalboard& pedalboard() noexcept { return pedalboard_; }
   [[nodiscard]] float metronome_gain_db() const noexcept { return config_.mix.metronome_gain_db; }
   void restart_audio();
   // A reloaded configuration: mix, jitter, room and encryption as the file says (JACK client
@@ -138,6 +141,7 @@ class BoxModel {
   std::vector<std::function<void(const jack::ConnectionInfo*)>> audio_listeners_;
   MixSettings mix_;
   TunerReader tuners_;
+  Pedalboard pedalboard_;  // after engine_: its chains hold plugins the engine may still run
 };
 
 // The room link's settings for a box configuration.

@@ -50,6 +50,7 @@ json box_status(const Figures& f) {
                 {"ceiling_ms", m.jitter_ceiling_ms},
                 {"adaptive", m.jitter_adaptive},
                 {"auto", jitter_auto}}}};
+  s["board"] = f.board;
   if (!f.link.last_problem.empty()) s["problem"] = f.link.last_problem;
   return s;
 }

@@ -1,7 +1,10 @@
 // jambox-engine-bench: time of Engine::process() per 64-frame period, with 1 and 7 remote
 // jammers fed in real-time order with some jitter (reordering), 1 % loss and clock drift, the
 // metronome on and the local monitor on; then 1 remote again with both inputs copied for the
-// tuner ("tuners":true; tuners_mean_ratio is its mean over the first run's). Prints one JSON line:
+// tuner ("tuners":true; tuners_mean_ratio is its mean over the first run's); with --board FILE
+// (a saved pedalboard preset, e.g. tests/bench/engine/guitar-board.json), 1 remote again with
+// that board's LV2 pedals on input 1 ("board":true; board_mean_ratio and board_p999_ratio over the
+// first run's, board_load the chain's share of the period). Prints one JSON line:
 //   {"bench":"engine","period_frames":64,"periods":N,"runs":[{"remotes":1,"tuners":false,"p50_us":..,
 //    "p99_us":..,"p999_us":..,"max_us":..,"mean_us":..,"cpu_p999_us":..,"noise_p50_us":..,
 //    "noise_p999_us":..,"p999_over_noise":..,"p999_over_machine_noise":..},{"remotes":7,...}],
@@ -20,7 +23,10 @@
 // engine_us_p999 and engine_p999_over_noise are the 7-remote figures (target <= 30 us). The bench
 // runs SCHED_FIFO with locked memory when allowed, as JACK's audio thread does (reported as
 // sched_fifo/mlocked). Usage: jambox-engine-bench [periods]
+#include "pedalboard.hpp"
 #include <jambox/audio/engine.hpp>
+#include <jambox/pedals/catalog.hpp>
+#include <jambox/pedals/chain.hpp>
 #include <jambox/wire/packet.hpp>
 
 #include <sched.h>
@@ -33,7 +39,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <random>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -47,6 +57,8 @@ constexpr std::uint32_t kFrames = 64;
 struct Result {
   int remotes = 0;
   bool tuners = false;
+  bool board = false;
+  float board_load = 0.0F;
   double p50 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;
   double cpu_p999 = 0;  // thread CPU time: immune to preemption by other processes
   // A fixed computation as long as the engine's median period, timed right after every
@@ -87,8 +99,15 @@ double thread_cpu_us() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
-Result run(int remotes, std::uint64_t periods, bool tuners = false) {
+// A new chain of the board's pedals, or null without a board.
+using MakeChain = std::function<std::unique_ptr<Insert>()>;
+
+Result run(int remotes, std::uint64_t periods, bool tuners = false, const MakeChain& board = {}) {
   Engine engine(EngineConfig{});
+  if (board) {
+    std::unique_ptr<Insert> chain = board();
+    if (!engine.post_insert(0, chain)) throw std::runtime_error("the engine refused the board");
+  }
   if (tuners) {  // both inputs copied for the tuner every period
     engine.post(Command::tuner(0, true));
     engine.post(Command::tuner(1, true));
@@ -209,6 +228,8 @@ Result run(int remotes, std::uint64_t periods, bool tuners = false) {
   res.noise_p999 = probe[static_cast<std::size_t>(0.999 * static_cast<double>(probe.size() - 1))];
   res.remotes = remotes;
   res.tuners = tuners;
+  res.board = static_cast<bool>(board);
+  res.board_load = engine.snapshot().inserts[0].load;
   res.p50 = pct(0.5);
   res.p99 = pct(0.99);
   res.p999 = pct(0.999);
@@ -242,9 +263,57 @@ double noise_floor_p999(std::uint64_t periods) {
 
 }  // namespace
 
+// The chains of a saved board (the preset format of docs/pedalboard.md); exits on a bad file.
+MakeChain board_from(const std::string& file, std::shared_ptr<pedals::Catalog>& catalog) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, false);
+  std::vector<box::PedalSetting> settings;
+  try {
+    if (!in || !doc.is_object() || !doc.contains("pedals")) throw std::runtime_error("not a board");
+    settings = box::pedals_from_json(doc["pedals"]);
+    catalog = std::make_shared<pedals::Catalog>();
+    for (const box::PedalSetting& s : settings) {
+      if (catalog->find(s.uri) == nullptr)
+        throw std::runtime_error(s.uri + ": " + catalog->problem(s.uri));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jambox-engine-bench: %s: %s\n", file.c_str(), e.what());
+    std::exit(64);
+  }
+  return [catalog, settings]() -> std::unique_ptr<Insert> {
+    std::vector<pedals::ChainEntry> entries;
+    for (const box::PedalSetting& s : settings) {
+      auto pedal = catalog->instantiate(s.uri);
+      for (const auto& [symbol, value] : s.params) {
+        if (const pedals::Control* c = pedal->info().control(symbol);
+            c != nullptr && c->accepts(value)) {
+          pedal->set(c->port, value);
+        }
+      }
+      entries.push_back({pedal, s.bypassed});
+    }
+    return std::make_unique<pedals::Chain>(std::move(entries));
+  };
+}
+
 int main(int argc, char** argv) {
   std::uint64_t periods = 200000;
-  if (argc > 1) periods = std::max<std::uint64_t>(2000, std::strtoull(argv[1], nullptr, 10));
+  std::string board_file;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--board" && i + 1 < argc) {
+      board_file = argv[++i];
+    } else if (!arg.empty() && arg[0] != '-') {
+      periods = std::max<std::uint64_t>(2000, std::strtoull(arg.c_str(), nullptr, 10));
+    } else {
+      std::fprintf(stderr, "usage: jambox-engine-bench [PERIODS] [--board FILE]\n");
+      return 64;
+    }
+  }
+  std::shared_ptr<pedals::Catalog> catalog;
+  const MakeChain board = board_file.empty() ? MakeChain{} : board_from(board_file, catalog);
   // Like JACK's audio thread: real-time priority and locked memory, so the figures are the
   // engine's and not the scheduler's. Falls back to normal scheduling when not permitted.
   sched_param sp{};
@@ -254,6 +323,8 @@ int main(int argc, char** argv) {
   const Result one = run(1, periods);
   const Result seven = run(7, periods);
   const Result tuned = run(1, periods, true);  // side by side with `one`: the tuners' cost
+  std::vector<Result> all{one, seven, tuned};
+  if (board) all.push_back(run(1, periods, false, board));  // and the pedals' cost
   const double floor_p999 = noise_floor_p999(periods);
   // A ratio to a noise figure a coarse clock rounded to zero would be meaningless: null then.
   const auto ratio = [](double value, double noise) {
@@ -263,24 +334,29 @@ int main(int argc, char** argv) {
     return std::string(buf);
   };
   std::string runs;
-  for (const Result& r : {one, seven, tuned}) {
-    char buf[400];
-    std::snprintf(
-        buf, sizeof buf,
-        "%s{\"remotes\":%d,\"tuners\":%s,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
-        "\"max_us\":%.2f,\"mean_us\":%.2f,\"cpu_p999_us\":%.2f,\"noise_p50_us\":%.2f,"
-        "\"noise_p999_us\":%.2f,\"p999_over_noise\":%s,\"p999_over_machine_noise\":%s}",
-        runs.empty() ? "" : ",", r.remotes, r.tuners ? "true" : "false", r.p50, r.p99, r.p999,
-        r.max, r.mean, r.cpu_p999, r.noise_p50, r.noise_p999, ratio(r.p999, r.noise_p999).c_str(),
-        ratio(r.p999, floor_p999).c_str());
+  for (const Result& r : all) {
+    char buf[480];
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"remotes\":%d,\"tuners\":%s,\"board\":%s,\"board_load\":%.4f,\"p50_us\":%."
+                  "2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
+                  "\"max_us\":%.2f,\"mean_us\":%.2f,\"cpu_p999_us\":%.2f,\"noise_p50_us\":%.2f,"
+                  "\"noise_p999_us\":%.2f,\"p999_over_noise\":%s,\"p999_over_machine_noise\":%s}",
+                  runs.empty() ? "" : ",", r.remotes, r.tuners ? "true" : "false",
+                  r.board ? "true" : "false", static_cast<double>(r.board_load), r.p50, r.p99,
+                  r.p999, r.max, r.mean, r.cpu_p999, r.noise_p50, r.noise_p999,
+                  ratio(r.p999, r.noise_p999).c_str(), ratio(r.p999, floor_p999).c_str());
     runs += buf;
   }
   std::printf(
       "{\"bench\":\"engine\",\"period_frames\":%u,\"periods\":%llu,\"sched_fifo\":%s,"
       "\"mlocked\":%s,\"runs\":[%s],\"machine_noise_p999_us\":%.2f,"
-      "\"engine_us_p999\":%.2f,\"engine_p999_over_noise\":%s,\"tuners_mean_ratio\":%s}\n",
+      "\"engine_us_p999\":%.2f,\"engine_p999_over_noise\":%s,\"tuners_mean_ratio\":%s,"
+      "\"board_mean_ratio\":%s,\"board_p999_ratio\":%s,\"board_mean_us\":%s}\n",
       kFrames, static_cast<unsigned long long>(periods), rt ? "true" : "false",
       locked ? "true" : "false", runs.c_str(), floor_p999, seven.p999,
-      ratio(seven.p999, seven.noise_p999).c_str(), ratio(tuned.mean, one.mean).c_str());
+      ratio(seven.p999, seven.noise_p999).c_str(), ratio(tuned.mean, one.mean).c_str(),
+      board ? ratio(all.back().mean, one.mean).c_str() : "null",
+      board ? ratio(all.back().p999, one.p999).c_str() : "null",
+      board ? std::to_string(all.back().mean).c_str() : "null");
   return 0;
 }

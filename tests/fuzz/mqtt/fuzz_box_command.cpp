@@ -11,12 +11,15 @@
 #include "command_handlers.hpp"
 #include "harness.hpp"
 #include "model.hpp"
+#include "pedal_commands.hpp"
 #include "room_channel.hpp"
 #include <jambox/control/commands.hpp>
 #include <jambox/control/topics.hpp>
 #include <jambox/message/messages.hpp>
 
 #include <boost/asio/io_context.hpp>
+
+#include <unistd.h>
 
 #include <cstdint>
 #include <limits>
@@ -27,9 +30,17 @@ namespace {
 
 using namespace jambox;
 
+// Boards and presets go to a folder of this process on tmpfs (each change is written and
+// fsynced), with the default allow-list: the pedal commands run against the installed plugins.
+box::BoxConfig fuzz_config() {
+  box::BoxConfig c;
+  c.effects.boards_dir = "/dev/shm/jambox-fuzz-boards-" + std::to_string(::getpid());
+  return c;
+}
+
 struct Box {
   boost::asio::io_context io;
-  box::BoxModel model{io, box::BoxConfig{}};
+  box::BoxModel model{io, fuzz_config()};
   control::Topics topics{"jambox", "box-fuzz"};
   fuzz::CheckingOutbox out;
   box::RoomChannel room{out, topics, {}};
@@ -52,7 +63,13 @@ struct Box {
 
   Box() {
     box::register_commands(commands, context);
+    box::register_pedal_commands(commands, model.pedalboard());
     room.enter("band", std::chrono::steady_clock::now());
+    model.pedalboard().start();
+    while (!model.pedalboard().ready()) {
+      io.run_for(std::chrono::milliseconds(50));
+      io.restart();
+    }
   }
 };
 

@@ -2,7 +2,7 @@
 // shapes that once broke the box (tens of thousands of nested arrays, messages just under and
 // over their size limit, invalid UTF-8 in values and keys, wrong types).
 // Usage: jambox-mqtt-seeds DIR  (writes DIR/command, DIR/room, DIR/request, DIR/address,
-// DIR/json, DIR/chat)
+// DIR/json, DIR/chat, DIR/board)
 
 #include <cstdint>
 #include <cstdio>
@@ -59,6 +59,25 @@ int main(int argc, char** argv) {
       {"leave_room", "{}"},
       {"set_transport", R"({"tempo_bpm":100,"metronome":true,"queue":["one","two"]})"},
       {"restart_audio", "{}"},
+      {"set_tuner", R"({"channel":1,"on":true})"},
+      {"set_tuner", R"({"channel":3,"on":"yes"})"},
+      {"list_pedals", R"({"offset":10,"limit":5})"},
+      {"list_pedals", R"({"uri":"http://guitarix.sourceforge.net/plugins/gxbooster#booster"})"},
+      {"insert_pedal",
+       R"({"channel":1,"uri":"http://guitarix.sourceforge.net/plugins/gxbooster#booster"})"},
+      {"insert_pedal",
+       R"({"channel":2,"position":1,"uri":"http://drobilla.net/plugins/mda/Ambience"})"},
+      {"insert_pedal", R"({"channel":1,"uri":"http://lv2plug.in/plugins/eg-amp"})"},
+      {"set_pedal_param", R"({"channel":1,"position":1,"symbol":"Level","value":0.5})"},
+      {"bypass_pedal", R"({"channel":1,"position":1,"bypassed":true})"},
+      {"move_pedal", R"({"channel":1,"from":1,"to":2})"},
+      {"remove_pedal", R"({"channel":2,"position":1})"},
+      {"get_board", R"({"channel":1})"},
+      {"save_board", R"({"channel":1,"name":"crunch"})"},
+      {"load_board", R"({"channel":2,"name":"crunch"})"},
+      {"save_board", R"({"channel":1,"name":"../../etc/passwd"})"},
+      {"list_boards", "{}"},
+      {"clear_board", R"({"channel":1})"},
   };
   int n = 0;
   for (const auto& [type, payload] : commands) {
@@ -70,6 +89,18 @@ int main(int argc, char** argv) {
   write(c, "invalid-utf8", command("ping" + bad_utf8, "{}"));
   write(c, "long-queue", command("set_transport", R"({"queue":[)" + std::string(200, '1') + "]}"));
   write(c, "too-large", command("ping", "{\"x\":\"" + std::string(140000, 'a') + "\"}"));
+
+  const fs::path bf = root / "board";  // pedalboard files (board.json, presets)
+  const std::string pedal =
+      R"({"uri":"http://drobilla.net/plugins/mda/Ambience","bypassed":false,"params":[["size",0.7]]})";
+  write(bf, "preset", R"({"version":1,"pedals":[)" + pedal + "," + pedal + "]}");
+  write(bf, "board", R"({"version":1,"channels":[{"pedals":[)" + pedal + R"(]},{"pedals":[]}]})");
+  std::string nine = R"({"pedals":[)";
+  for (int i = 0; i < 9; ++i) nine += (i ? "," : "") + pedal;
+  write(bf, "nine-pedals", nine + "]}");
+  write(bf, "bad-params", R"({"pedals":[{"uri":"x","params":[["a"],["b","c"],[1,2],{"k":1}]}]})");
+  write(bf, "deep", R"({"pedals":)" + nested(60000) + "}");
+  write(bf, "utf8", R"({"pedals":[{"uri":")" + bad_utf8 + R"("}]})");
 
   const fs::path r = root / "room";  // first byte: topic (low 2 bits) and member
   const auto room = [&](std::uint8_t pick, const std::string& name, const std::string& body) {

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -242,6 +243,83 @@ TEST_CASE("two jamboxd in one room: B hears A, A never hears itself, A survives 
   }
   play->signal(SIGTERM);
   finish(*play, 30s);
+  REQUIRE(box_b->signal(SIGTERM));
+  CHECK(finish(*box_b, 30s) == 0);
+}
+
+// The rms level of a recording's first channel.
+double rms_dbfs(const nlohmann::json& rec) {
+  REQUIRE(rec.contains("channels"));
+  REQUIRE_FALSE(rec["channels"].empty());
+  return rec["channels"][0].value("rms_dbfs", 0.0);
+}
+
+TEST_CASE("a pedal on box A: box B hears A through it, and A plays its board again after a restart",
+          "[box][integration][pedals]") {
+  TempDir dir("box-pedal");
+  jt::JackServer jack(dir);
+  const std::string secret = jambox::test::random_secret();
+  jambox::test::ServerSpec spec;
+  spec.rooms = {{"band", secret, 0}};
+  jambox::test::BroadcastServer server(dir, spec);
+  const std::string address = server.endpoint().to_string();
+  const auto boards = dir.path() / "boards";
+  const std::string effects =
+      "[effects]\nallow = [\"http://lv2plug.in/plugins/*\"]\nboards_dir = \"" + boards.string() +
+      "\"\n";
+  const auto conf_a =
+      dir.write_file("boxA.conf", box_config("boxA", jack.name(), address, secret) + effects);
+  auto box_b = start_box(dir, "boxB", jack.name(), address, secret);
+
+  // One take: A plays the signal into in_1, B records out_1.
+  const auto take = [&](const std::string& name) {
+    auto rec = spawn(dir, "jambox-jack-record", record_args(jack.name(), "rec-" + name, "boxB", 10),
+                     "rec-" + name);
+    auto play = spawn(dir, "jambox-jack-play",
+                      play_args(jack.name(), "play-" + name, "boxA", 7, 1500), "play-" + name);
+    REQUIRE(finish(*play) == 0);
+    REQUIRE(finish(*rec) == 0);
+    return result_of(*rec);
+  };
+
+  // 1. No pedals: the level B hears.
+  double dry = 0.0;
+  {
+    auto box_a = spawn(dir, "jamboxd", {"--config", conf_a.string()}, "boxA-dry");
+    for (Process* box : {box_a.get(), box_b.get()}) {
+      INFO("stderr: " << box->stderr_text());
+      REQUIRE(wait_for_log(*box, "joined room band"));
+      REQUIRE(wait_for_log(*box, "audio running"));
+    }
+    const auto rec = take("dry");
+    check_heard(rec);
+    dry = rms_dbfs(rec);
+    REQUIRE(box_a->signal(SIGTERM));
+    CHECK(finish(*box_a, 30s) == 0);
+  }
+
+  // 2. The board A had when it stopped: a gain pedal at -12 dB on input 1 (as insert_pedal and
+  // set_pedal_param leave it). A restarted A restores it and B hears the signal through it.
+  std::filesystem::create_directories(boards);
+  dir.write_file("boards/board.json",
+                 R"({"version":1,"channels":[{"pedals":[{"uri":"http://lv2plug.in/plugins/eg-amp",)"
+                 R"("bypassed":false,"params":[["gain",-12.0]]}]},{"pedals":[]}]})");
+  auto box_a = spawn(dir, "jamboxd", {"--config", conf_a.string()}, "boxA-pedal");
+  {
+    INFO("stderr: " << box_a->stderr_text());
+    REQUIRE(wait_for_log(*box_a, "channel 1: 1 pedals restored"));
+    REQUIRE(wait_for_log(*box_a, "joined room band"));
+    REQUIRE(wait_for_log(*box_a, "audio running"));
+  }
+  REQUIRE(jt::wait_until(
+      [&] { return last_status(*box_b).find(" remotes=1 ") != std::string::npos; }, 60s));
+  const auto rec = take("pedal");
+  check_heard(rec);  // the signal intact, only quieter
+  const double through = rms_dbfs(rec);
+  INFO("dry " << dry << " dBFS, through the pedal " << through << " dBFS");
+  CHECK(dry - through == Approx(12.0).margin(1.0));
+  REQUIRE(box_a->signal(SIGTERM));
+  CHECK(finish(*box_a, 30s) == 0);
   REQUIRE(box_b->signal(SIGTERM));
   CHECK(finish(*box_b, 30s) == 0);
 }

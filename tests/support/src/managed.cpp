@@ -36,7 +36,9 @@ std::unique_ptr<Process> start_managed_box(const TempDir& dir, const MosquittoBr
     << "cert_file = \"" << broker.cert(key).string() << "\"\n"
     << "key_file = \"" << broker.key(key).string() << "\"\n"
     << "status_interval_s = 5\n"
-    << options.extra_mqtt;
+    << options.extra_mqtt
+    // The test's own folder for boards: a test box never touches /var/lib/jambox.
+    << "\n[effects]\nboards_dir = \"" << (dir.path() / (key + "-boards")).string() << "\"\n";
   const auto conf = dir.write_file(key + ".conf", c.str());
   return spawn_built(dir.path(), "jamboxd", {"--config", conf.string()}, key);
 }

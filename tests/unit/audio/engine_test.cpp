@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -457,4 +458,125 @@ TEST_CASE("metronome clicks on the room clock's beats, else on the local clock",
     for (int p = 0; p < 1000; ++p) rig.run(64);
     for (const float v : rig.out_l) REQUIRE(v == 0.0F);
   }
+}
+
+namespace {
+
+// An effect chain for the engine's plumbing: scales by a factor per position, can be told to
+// burn time, and counts how it is driven.
+struct TestInsert final : Insert {
+  std::array<float, 2> factor{1.0F, 1.0F};
+  std::array<bool, 2> bypassed{};
+  std::uint64_t runs = 0;
+  std::uint64_t busy_us = 0;  // time to burn per run
+  int* deleted = nullptr;
+  bool saw_flush_to_zero = false;
+
+  ~TestInsert() override {
+    if (deleted != nullptr) ++*deleted;
+  }
+  void run(float* x, std::uint32_t n) noexcept override {
+    ++runs;
+    volatile float tiny = 1e-39F;  // a denormal: flushed to zero on the audio thread
+    saw_flush_to_zero = tiny * 1.0F == 0.0F;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k < 2; ++k) x[i] *= bypassed[k] ? 1.0F : factor[k];
+    }
+    if (busy_us > 0) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(busy_us);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+  }
+  void set_param(std::uint32_t position, std::uint32_t /*port*/, float value) noexcept override {
+    if (position < 2) factor[position] = value;
+  }
+  void set_bypass(std::uint32_t position, bool on) noexcept override {
+    if (position < 2) bypassed[position] = on;
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "inserts: an input's chain is heard by the room and the monitor, set and swapped in order",
+    "[audio][engine][insert]") {
+  EngineConfig cfg;
+  cfg.publish_frames = 64;
+  Rig rig(cfg);
+  int deleted = 0;
+  rig.post(Command::monitor(true, 0.0F, 0.0F));
+  auto first = std::make_unique<TestInsert>();
+  first->deleted = &deleted;
+  TestInsert* seen = first.get();
+  std::unique_ptr<Insert> chain = std::move(first);
+  REQUIRE(rig.engine.post_insert(0, chain));
+  CHECK(chain == nullptr);
+  // Settings posted after the chain reach the chain.
+  rig.post(Command::insert_param(0, 0, 0, 0.5F));
+  rig.post(Command::insert_param(0, 1, 0, 0.5F));
+  rig.post(Command::insert_bypass(0, 1, true));
+  CHECK_FALSE(rig.engine.post(Command{CommandType::insert}));  // chains only by post_insert
+  rig.in1.assign(64, 0.8F);
+  rig.in2.assign(64, 0.0F);
+  for (int p = 0; p < 4; ++p) rig.run(64);
+  CHECK(seen->runs == 4);
+  CHECK(seen->saw_flush_to_zero);
+  std::vector<float> a(64), b(64);
+  wire::decode_audio({rig.sent.back().payload.data(), rig.sent.back().payload_len},
+                     wire::SampleFormat::s16, a, b);
+  CHECK(a[10] == Approx(0.4F).margin(1.0 / 32767.0));
+  CHECK(rig.out_l.back() == Approx(0.4F * pan_gains(0.0F).left));
+  // Swapped for none: the old chain comes back to the control thread, never deleted in process().
+  std::unique_ptr<Insert> none;
+  REQUIRE(rig.engine.post_insert(0, none));
+  rig.run(64);
+  CHECK(deleted == 0);
+  rig.engine.reclaim_inserts();
+  CHECK(deleted == 1);
+  CHECK(rig.out_l.back() == Approx(0.8F * pan_gains(0.0F).left));
+  CHECK_FALSE(rig.engine.post_insert(2, none));  // no third input
+  const Snapshot s = rig.engine.snapshot();
+  CHECK(s.inserts[0].chains == 2);
+}
+
+TEST_CASE("inserts: a chain that keeps overrunning its budget is bypassed whole",
+          "[audio][engine][insert]") {
+  EngineConfig cfg;
+  cfg.insert_budget = 0.1F;  // 133 us of a 1333 us period
+  cfg.insert_overrun_periods = 8;
+  cfg.publish_frames = 64;
+  Rig rig(cfg);
+  auto slow = std::make_unique<TestInsert>();
+  slow->factor = {0.5F, 1.0F};
+  slow->busy_us = 400;
+  TestInsert* seen = slow.get();
+  std::unique_ptr<Insert> chain = std::move(slow);
+  REQUIRE(rig.engine.post_insert(1, chain));
+  rig.in2.assign(64, 0.8F);
+  for (int p = 0; p < 20; ++p) rig.run(64);
+  CHECK(seen->runs == 8);  // over budget every period: bypassed after the 8th
+  const Snapshot s = rig.engine.snapshot();
+  CHECK(s.inserts[1].present);
+  CHECK(s.inserts[1].overloaded);
+  CHECK(s.inserts[1].overruns == 8);
+  std::vector<float> a(64), b(64);
+  wire::decode_audio({rig.sent.back().payload.data(), rig.sent.back().payload_len},
+                     wire::SampleFormat::s16, a, b);
+  CHECK(b[10] == Approx(0.8F).margin(1.0 / 32767.0));  // the dry input, not a silence
+  // A new chain starts afresh.
+  auto fresh = std::make_unique<TestInsert>();
+  std::unique_ptr<Insert> next = std::move(fresh);
+  REQUIRE(rig.engine.post_insert(1, next));
+  rig.run(64);
+  CHECK_FALSE(rig.engine.snapshot().inserts[1].overloaded);
+}
+
+TEST_CASE("inserts: a bad budget is refused by name", "[audio][engine][insert]") {
+  EngineConfig cfg;
+  cfg.insert_budget = 0.0F;
+  CHECK_THROWS_WITH(cfg.validate(), Catch::Contains("insert_budget"));
+  cfg.insert_budget = 0.5F;
+  cfg.insert_overrun_periods = 0;
+  CHECK_THROWS_WITH(cfg.validate(), Catch::Contains("insert_overrun_periods"));
 }

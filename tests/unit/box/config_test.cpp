@@ -412,3 +412,52 @@ TEST_CASE("out-of-range values of the newer keys name the key and the range", "[
     }
   }
 }
+
+TEST_CASE("[effects]: the allow-list, the boards folder and the load budget", "[box][config]") {
+  const box::BoxConfig d = box::parse_config(kRoom, "fx.conf");
+  CHECK(d.effects.boards_dir == "/var/lib/jambox/boards");
+  CHECK(d.effects.allows("http://guitarix.sourceforge.net/plugins/gxbooster#booster", "/x/"));
+  CHECK(d.effects.allows("http://drobilla.net/plugins/mda/Ambience", "/x/"));
+  CHECK_FALSE(d.effects.allows("http://lv2plug.in/plugins/eg-amp", "/usr/lib/lv2/eg-amp.lv2/"));
+  CHECK(d.engine.insert_budget == Approx(0.5));
+  CHECK(d.engine.insert_overrun_periods == 32);
+
+  const box::BoxConfig c = box::parse_config(
+      kRoom +
+          "[effects]\nallow = [\"http://lv2plug.in/plugins/eg-amp\", \"urn:zamaudio:*\", "
+          "\"/usr/lib/lv2/nodelay.lv2\", \"/opt/lv2/gx*\"]\nboards_dir = \"/srv/boards\"\n"
+          "load_budget = 0.25\noverrun_periods = 100\n",
+      "fx.conf");
+  const box::EffectsConfig& fx = c.effects;
+  CHECK(fx.allows("http://lv2plug.in/plugins/eg-amp", "/usr/lib/lv2/eg-amp.lv2/"));
+  CHECK_FALSE(fx.allows("http://lv2plug.in/plugins/eg-amp2", "/usr/lib/lv2/eg-amp.lv2/"));
+  CHECK(fx.allows("urn:zamaudio:ZamComp", "/usr/lib/lv2/ZamComp.lv2/"));
+  CHECK(fx.allows("http://gareus.org/oss/lv2/nodelay", "/usr/lib/lv2/nodelay.lv2/"));
+  CHECK_FALSE(fx.allows("http://gareus.org/oss/lv2/nodelay", "/usr/lib/lv2/nodelay.lv2x/"));
+  CHECK(fx.allows("http://example.org/a", "/opt/lv2/gxamp.lv2/"));
+  CHECK(c.effects.boards_dir == "/srv/boards");
+  CHECK(c.engine.insert_budget == Approx(0.25));
+  CHECK(c.engine.insert_overrun_periods == 100);
+  const box::BoxConfig all = box::parse_config(kRoom + "[effects]\nallow = [\"*\"]\n", "fx.conf");
+  CHECK(all.effects.allows("anything:at-all", "/anywhere/"));
+  const box::BoxConfig none = box::parse_config(kRoom + "[effects]\nallow = []\n", "fx.conf");
+  CHECK_FALSE(none.effects.allows("http://drobilla.net/plugins/mda/Ambience", "/x/"));
+
+  const auto refused = [](const std::string& effects) -> std::string {
+    try {
+      static_cast<void>(box::parse_config(kRoom + "[effects]\n" + effects + "\n", "fx.conf"));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  CHECK_THAT(refused("allow = [\"gx*\"]"),
+             Catch::StartsWith("fx.conf:6: effects.allow: ") && Catch::Contains("bad entry 'gx*'"));
+  CHECK_THAT(refused("allow = [\"http://a/*/b\"]"), Catch::Contains("effects.allow"));
+  CHECK_THAT(refused("allow = [\"\"]"), Catch::Contains("effects.allow"));
+  CHECK_THAT(refused("allow = \"*\""), Catch::Contains("effects.allow"));
+  CHECK_THAT(refused("boards_dir = \"boards\""),
+             Catch::Contains("effects.boards_dir: must be an absolute path"));
+  CHECK_THAT(refused("load_budget = 0"), Catch::Contains("effects.load_budget"));
+  CHECK_THAT(refused("overrun_periods = 0"), Catch::Contains("effects.overrun_periods"));
+}

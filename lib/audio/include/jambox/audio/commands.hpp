@@ -6,6 +6,8 @@
 
 namespace jambox::audio {
 
+class Insert;
+
 enum class CommandType : std::uint8_t {
   remote_join,         // make room for session_id before its first packet
   remote_leave,        // fade session_id out and release its slot now
@@ -18,6 +20,9 @@ enum class CommandType : std::uint8_t {
   jitter,              // value: floor ms; value2: ceiling ms; flag: adaptive
   metronome,           // flag: on; value: BPM; value2: dB; index: beats per bar
   tuner,               // index: input 0/1; flag: copy the input for the tuner
+  insert,              // index: input 0/1; insert: the new chain (null: none), see Engine
+  insert_param,        // index: input; position; port; value
+  insert_bypass,       // index: input; position; flag: bypassed
 };
 
 struct Command {
@@ -27,6 +32,9 @@ struct Command {
   std::uint32_t index = 0;
   float value = 0.0F;
   float value2 = 0.0F;
+  std::uint32_t position = 0;  // a pedal's place in an input's chain
+  std::uint32_t port = 0;      // a pedal's control port index
+  Insert* insert = nullptr;    // Command::insert only: owned by the ring, then the engine
 
   static Command remote_join(std::uint32_t session) {
     return {CommandType::remote_join, false, session, 0, 0.0F, 0.0F};
@@ -58,6 +66,13 @@ struct Command {
   }
   static Command tuner(std::uint32_t input, bool on) {
     return {CommandType::tuner, on, 0, input, 0.0F, 0.0F};
+  }
+  static Command insert_param(std::uint32_t input, std::uint32_t position, std::uint32_t port,
+                              float value) {
+    return {CommandType::insert_param, false, 0, input, value, 0.0F, position, port, nullptr};
+  }
+  static Command insert_bypass(std::uint32_t input, std::uint32_t position, bool bypassed) {
+    return {CommandType::insert_bypass, bypassed, 0, input, 0.0F, 0.0F, position, 0, nullptr};
   }
 };
 

@@ -44,6 +44,11 @@ struct EngineConfig {
   std::uint32_t remote_timeout_ms = 1000;  // a remote silent this long is released
   // Meters and statistics are published every this many frames (rounded up to whole periods).
   std::uint32_t publish_frames = 1024;
+  // An input's effect chain may take this share of a period's time; one that keeps taking more
+  // (about one period in five over budget, for insert_overrun_periods) is bypassed whole rather
+  // than making the sound card miss its deadline again and again.
+  float insert_budget = 0.5F;
+  std::uint32_t insert_overrun_periods = 32;
 
   // Throws std::invalid_argument naming the bad field and the allowed range.
   void validate() const;

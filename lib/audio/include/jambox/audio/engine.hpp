@@ -14,10 +14,15 @@
 //  - one thread may take meter windows: the levels over everything published since its
 //    previous take (at least the last 2.5 s of publications are kept);
 //  - one tuner thread may read the copy of an input the audio thread keeps while its tuner is on
-//    (Command::tuner), lock-free.
+//    (Command::tuner), lock-free;
+//  - the control thread hands each input an effect chain (post_insert) through the command ring,
+//    so chain swaps and the settings of the new chain's pedals arrive in the order posted; the
+//    audio thread takes it with a pointer exchange and returns the chain it replaces on a
+//    second ring, from which the control thread deletes it (reclaim_inserts).
 
 #include <jambox/audio/commands.hpp>
 #include <jambox/audio/config.hpp>
+#include <jambox/audio/insert.hpp>
 #include <jambox/audio/meter_window.hpp>
 #include <jambox/audio/queues.hpp>
 #include <jambox/audio/snapshot.hpp>
@@ -58,8 +63,17 @@ class Engine {
   [[nodiscard]] InboundQueue& inbound() noexcept;
   [[nodiscard]] OutboundQueue& outbound() noexcept;
 
-  // Control thread (a single one). False when the command ring is full: retry later.
+  // Control thread (a single one). False when the command ring is full: retry later. A
+  // Command::insert is refused here: chains travel through post_insert.
   bool post(const Command& command) noexcept;
+
+  // Control thread: `chain` (null: none) becomes input 0 or 1's effect chain at the start of a
+  // coming period; the chain it replaces comes back through reclaim_inserts(). On success
+  // `chain` is empty; false (the rings are full: retry later) leaves it with the caller.
+  bool post_insert(std::uint32_t input, std::unique_ptr<Insert>& chain) noexcept;
+  // Control thread: deletes the chains the audio thread has let go of. Called by post_insert
+  // too; call it now and then so a replaced chain's memory returns soon.
+  void reclaim_inserts() noexcept;
 
   // Any thread; never blocks the audio thread.
   [[nodiscard]] Snapshot snapshot() const noexcept;

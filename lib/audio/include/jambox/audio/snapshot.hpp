@@ -46,6 +46,16 @@ struct RemoteStats {
   JitterStats jitter;
 };
 
+// An input's effect chain (audio::Insert).
+struct InsertStats {
+  bool present = false;        // a chain is in
+  bool overloaded = false;     // bypassed whole: it kept overrunning its budget (EngineConfig)
+  float load = 0.0F;           // its time per period over the last publication, share of a period
+  float peak_load = 0.0F;      // ... in the slowest period of the last publication
+  std::uint64_t overruns = 0;  // periods over budget since this chain came in
+  std::uint64_t chains = 0;    // chains taken on this input since start
+};
+
 struct EngineStats {
   std::uint64_t frames = 0;  // frames processed since start
   std::uint64_t periods = 0;
@@ -64,6 +74,7 @@ struct Snapshot {
   std::array<Level, kInputs> inputs;
   std::array<Level, kOutputs> master;
   std::array<RemoteStats, kMaxRemotes> remotes;
+  std::array<InsertStats, kInputs> inserts;
   EngineStats engine;
   bool metronome_on_room_clock = false;
 };

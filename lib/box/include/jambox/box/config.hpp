@@ -60,6 +60,19 @@ struct ControlConfig {
   }
 };
 
+// [effects]: the pedalboard (docs/pedalboard.md).
+struct EffectsConfig {
+  // What the network may load: exact plugin URIs, URI prefixes ending in '*', or bundle folders
+  // (absolute paths, also with a trailing '*'); "*" alone allows every installed plugin. The
+  // default is the plugins of the packages jamboxd recommends.
+  std::vector<std::string> allow = default_allow();
+  std::filesystem::path boards_dir = "/var/lib/jambox/boards";  // board.json and presets/
+  std::string lv2_path;  // "" for $LV2_PATH or lilv's default search path
+  [[nodiscard]] bool allows(std::string_view uri, std::string_view bundle) const;
+  [[nodiscard]] static std::vector<std::string> default_allow();
+  friend bool operator==(const EffectsConfig&, const EffectsConfig&) = default;
+};
+
 struct BoxConfig {
   jack::ClientConfig jack;
   audio::EngineConfig engine;
@@ -69,6 +82,7 @@ struct BoxConfig {
   // at start (and again when a reload changes it); "" when the box waits for join_room.
   std::string ticket_room;
   ControlConfig control;
+  EffectsConfig effects;  // engine.insert_budget and insert_overrun_periods come from here too
   // [room] encrypt_audio: the audio this box sends is encrypted with the room's audio key.
   bool encrypt_audio = true;
   log::Level log_level = log::Level::info;
